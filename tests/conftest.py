@@ -1,0 +1,7 @@
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture
+def root(): return ROOT

@@ -1,0 +1,108 @@
+"""Property tests of the oracle layer at hypothesis-generated points, pools and step sizes."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from autograd import grad
+import autograd.numpy as anp
+from bimaml_nb.oracles import (TaskPool, squared_loss, hinge_loss, logistic_loss, squared_hinge_loss,
+                               least_squares_moments, maml_quadratic, central_difference)
+
+def _ragged_pool(loss, seed, d=3, sizes=(4, 9, 6), classify=False):
+    rng = np.random.default_rng(seed)
+    X = [rng.normal(size=(n, d)) for n in sizes]
+    y = [np.sign(rng.normal(size=n)) if classify else rng.normal(size=n) for n in sizes]
+    p = rng.dirichlet(np.ones(len(sizes)))
+    return TaskPool.from_data(loss, X, y, p=p), X, y, p
+
+vec = st.lists(st.floats(-3, 3), min_size=3, max_size=3).map(np.array)
+alphas = st.floats(0.0, 0.4)
+
+@settings(max_examples=30, deadline=None)
+@given(w=vec, u=vec, alpha=alphas, seed=st.integers(0, 2**16))
+def test_smooth_pools_match_finite_differences(w, u, alpha, seed):
+    u = u + 0.5
+    for loss in (logistic_loss(0.05), squared_loss):
+        pool = _ragged_pool(loss, seed, classify=loss is not squared_loss)[0]
+        np.testing.assert_allclose(central_difference(pool.f, w, u), pool.grad_f(w) @ u, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(central_difference(lambda v: pool.F(v, alpha), w, u), pool.grad_F(w, alpha) @ u, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(central_difference(pool.grad_f, w, u), pool.hvp_f(w, u), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(pool.grad_F(w, alpha), grad(lambda v: pool._F_autograd(v, alpha))(w), rtol=1e-9, atol=1e-12)
+
+@settings(max_examples=30, deadline=None)
+@given(w=vec, alpha=alphas, seed=st.integers(0, 2**16))
+def test_ragged_pool_equals_per_task_pools(w, alpha, seed):
+    pool, X, y, p = _ragged_pool(squared_hinge_loss(0.1), seed, classify=True)
+    singles = [TaskPool.from_data(squared_hinge_loss(0.1), Xi[None], yi[None]) for Xi, yi in zip(X, y)]
+    np.testing.assert_allclose(pool.F(w, alpha), p @ [s.F(w, alpha) for s in singles], rtol=1e-12)
+    np.testing.assert_allclose(pool.grad_F(w, alpha), p @ np.array([s.grad_F(w, alpha) for s in singles]), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(pool.task_grads(w), np.array([s.grad_f(w) for s in singles]), rtol=1e-12, atol=1e-14)
+
+@settings(max_examples=30, deadline=None)
+@given(w=vec, alpha=alphas, seed=st.integers(0, 2**16))
+def test_least_squares_closed_form(w, alpha, seed):
+    pool, X, y, p = _ragged_pool(squared_loss, seed, sizes=(5, 8, 13, 6))
+    A, b = least_squares_moments(X, y)
+    c = np.linalg.solve(A, b[..., None])[..., 0]
+    I = np.eye(3)
+    closed = sum(pi * (I - alpha * Ai) @ Ai @ (I - alpha * Ai) @ (w - ci) for pi, Ai, ci in zip(p, A, c))
+    np.testing.assert_allclose(pool.grad_F(w, alpha), closed, rtol=1e-9, atol=1e-12)
+    H, w_star = maml_quadratic(A, b, alpha, p)
+    np.testing.assert_allclose(pool.hess_F(w, alpha), H, rtol=1e-9, atol=1e-12)
+    assert np.linalg.norm(pool.grad_F(w_star, alpha)) < 1e-10
+
+@settings(max_examples=20, deadline=None)
+@given(w=vec, seed=st.integers(0, 2**16))
+def test_first_order_exact_on_piecewise_linear_hinge(w, seed):
+    pool, X, y, _ = _ragged_pool(hinge_loss(), seed, classify=True)
+    margins = np.concatenate([yi * (Xi @ w) for Xi, yi in zip(X, y)])
+    if np.abs(1 - margins).min() < 1e-6: return  # on a kink the Hessian is not defined
+    np.testing.assert_array_equal(pool.grad_F(w, 0.3, "first"), pool.grad_F(w, 0.3))
+
+def test_hessian_free_converges_quadratically():
+    pool = _ragged_pool(logistic_loss(0.05), 1, classify=True)[0]
+    w = np.array([0.5, -1.0, 2.0]); exact = pool.grad_F(w, 0.3)
+    errs = [np.linalg.norm(pool.grad_F(w, 0.3, "hessian_free", delta=h) - exact) for h in (1e-1, 1e-2, 1e-3)]
+    slopes = np.diff(np.log10(errs))
+    assert np.all(slopes < -1.8), errs  # error ∝ δ²
+
+def test_fig1_pair_against_hand_derivatives():
+    pool = TaskPool.from_functions([lambda w: 0.505 * w[0] ** 2 - anp.sin(w[0]),
+                                    lambda w: 0.505 * w[0] ** 2 - 1e-4 * anp.sin(100 * w[0])])
+    x = np.linspace(-10, 10, 201)
+    d1 = [1.01 * x - np.cos(x), 1.01 * x - 0.01 * np.cos(100 * x)]
+    d2 = [1.01 + np.sin(x), 1.01 + np.sin(100 * x)]
+    inner = [x - 0.4 * g for g in d1]
+    dF = 0.5 * sum((1 - 0.4 * h) * g for h, g in zip(d2, [1.01 * inner[0] - np.cos(inner[0]), 1.01 * inner[1] - 0.01 * np.cos(100 * inner[1])]))
+    got = np.array([pool.grad_F(np.array([xi]), 0.4)[0] for xi in x])
+    np.testing.assert_allclose(got, dF, rtol=1e-10, atol=1e-13)
+
+@pytest.mark.parametrize("call, message", [
+    (lambda P, w: P.F(w, -1.0), "alpha must be"),
+    (lambda P, w: P.grad_F(w, np.inf), "alpha must be"),
+    (lambda P, w: P.grad_f(w[:2]), "w must have shape (3,)"),
+    (lambda P, w: P.grad_F(np.full(3, np.nan), 0.1), "w contains NaN"),
+    (lambda P, w: P.sample(2, np.random.RandomState(0)), "numpy.random.Generator"),
+])
+def test_bad_calls(call, message):
+    pool = _ragged_pool(squared_loss, 0)[0]
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call(pool, np.zeros(3))
+
+@pytest.mark.parametrize("X, y, p, message", [
+    (np.ones((2, 4, 3)), np.ones((2, 5)), None, "X must have shape"),
+    (np.ones((2, 4, 3)), np.full((2, 4), np.nan), None, "y \\(task 0\\) contains NaN"),
+    (np.ones((2, 4, 3)), np.ones((2, 4)), [0.7, 0.7], "p must be a distribution"),
+    (np.ones((2, 4, 3)), np.ones((2, 4)), [-0.5, 1.5], "p must be a distribution"),
+    ([], [], None, "empty"),
+])
+def test_bad_pools(X, y, p, message):
+    with pytest.raises(ValueError, match=message):
+        TaskPool.from_data(squared_loss, X, y, p=p)
+
+def test_same_seed_same_batches():
+    pool = _ragged_pool(squared_loss, 0)[0]
+    a = [pool.sample(2, np.random.default_rng(5)).tasks for _ in range(2)]
+    np.testing.assert_array_equal(*a)
+    w = np.ones(3)
+    g = [pool.sample(2, np.random.default_rng(5)).grad_F(w, 0.2) for _ in range(2)]
+    np.testing.assert_array_equal(*g)

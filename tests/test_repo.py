@@ -33,7 +33,13 @@ def test_readme_is_generated_from_index():
         "README.md is out of date: jupyter nbconvert --to markdown --stdout nbs/index.ipynb > README.md"
 
 def test_readme_python_example_runs():
-    blocks = re.findall(r"```(?:python)?\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    blocks, lang, lines = [], None, []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("```") and lang is None: lang, lines = line[3:].strip() or "python", []
+        elif line.startswith("```"):
+            if lang == "python": blocks.append("\n".join(lines))
+            lang = None
+        elif lang is not None: lines.append(line)
     assert blocks, "README.md has no python example"
     exec(compile("\n".join(blocks), "README.md", "exec"), {})
 

@@ -1,0 +1,58 @@
+"""Algorithms on random least-squares pools, where F's minimiser is known in closed form."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from bimaml_nb.oracles import TaskPool, squared_loss, logistic_loss, least_squares_moments, maml_quadratic
+from bimaml_nb.algorithms import maml, bimaml, fo_maml, hf_maml, descend
+
+def _pool(seed, M=4, n=30, d=5):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(M, n, d)); y = (X @ rng.normal(size=(M, d, 1)))[..., 0] + rng.normal(size=(M, n))
+    return TaskPool.from_data(squared_loss, X, y), X, y
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**16), alpha=st.floats(0.0, 0.3))
+def test_maml_and_bimaml_reach_the_closed_form_minimiser(seed, alpha):
+    pool, X, y = _pool(seed)
+    H, w_star = maml_quadratic(*least_squares_moments(X, y), alpha)
+    ev = np.linalg.eigvalsh(H)
+    L_f = np.linalg.eigvalsh(least_squares_moments(X, y)[0].mean(0))[-1]
+    beta = 1 / max(ev[-1], L_f)  # phase 1 of BI-MAML descends f: β must suit both Hessians
+    for run in (maml, bimaml):
+        r = run(pool, np.zeros(5), alpha, beta, eps=1e-11, max_iter=int(30 / (beta * ev[0])) + 100)
+        assert r.status == "converged", r
+        np.testing.assert_allclose(r.w, w_star, rtol=0, atol=1e-8 * max(1, np.linalg.norm(w_star)))
+        assert np.all(np.diff(r.cost) > 0) and np.all(np.diff(r.wall) >= 0)
+        assert len(r.t) == len(r.F) == len(r.grad_F_norm) == len(r.phase) == len(r.cost)
+
+def test_bimaml_phases_are_ordered_and_switch_is_recorded():
+    pool = _pool(3)[0]
+    r = bimaml(pool, 10 * np.ones(5), 0.2, 0.2, max_iter=200)
+    assert r.switch is not None and r.switch > 0
+    assert np.all(r.phase[:r.switch + 1] == 1) and np.all(r.phase[r.switch + 1:] == 2)
+    # phase-1 steps cost one gradient-equivalent each (plus the threshold HVPs); phase-2 steps four
+    np.testing.assert_allclose(np.diff(r.cost)[r.switch + 1:], 4.0)
+
+def test_stochastic_runs_repeat_bit_for_bit():
+    pool = TaskPool.from_data(logistic_loss(0.1), np.random.default_rng(0).normal(size=(6, 20, 3)),
+                              np.sign(np.random.default_rng(1).normal(size=(6, 20))))
+    runs = [descend(pool, np.ones(3), 0.2, 0.5, order=o, eps0=e, max_iter=30, batch_size=2, rng=np.random.default_rng(4))
+            for o, e in [("exact", "auto"), ("exact", "auto"), ("hessian_free", None), ("hessian_free", None)]]
+    for a, b in (runs[:2], runs[2:]):
+        np.testing.assert_array_equal(a.iterates, b.iterates); np.testing.assert_array_equal(a.grad_F_norm, b.grad_F_norm)
+
+def test_divergence_is_reported_not_returned_as_nan():
+    pool = _pool(1)[0]
+    for run in (maml, fo_maml, hf_maml, bimaml):
+        r = run(pool, np.zeros(5), 0.1, 100.0, max_iter=200)
+        assert r.status == "diverged" and "beta=100" in r.message and "use beta <=" in r.message
+        assert np.all(np.isfinite(r.w)) and np.all(np.isfinite(r.F)) and np.all(np.isfinite(r.iterates))
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(beta=-1.0), "beta must be"), (dict(beta=np.nan), "beta must be"), (dict(alpha=-0.1), "alpha must be"),
+    (dict(eps=-1.0), "eps must be"), (dict(w0=np.zeros(4)), "w0 must have shape"), (dict(max_iter=-1), "max_iter must be"),
+])
+def test_bad_input(kw, message):
+    args = dict(pool=_pool(0)[0], w0=np.zeros(5), alpha=0.1, beta=0.1) | kw
+    with pytest.raises(ValueError, match=message):
+        maml(**args)

@@ -30,7 +30,7 @@ def test_bimaml_phases_are_ordered_and_switch_is_recorded():
     r = bimaml(pool, 10 * np.ones(5), 0.2, 0.2, max_iter=200)
     assert r.switch is not None and r.switch > 0
     assert np.all(r.phase[:r.switch + 1] == 1) and np.all(r.phase[r.switch + 1:] == 2)
-    # phase-1 steps cost one gradient-equivalent each (plus the threshold HVPs); phase-2 steps four
+    # phase-1 steps cost one gradient-equivalent each (plus the threshold checks); phase-2 steps four
     np.testing.assert_allclose(np.diff(r.cost)[r.switch + 1:], 4.0)
 
 def test_stochastic_runs_repeat_bit_for_bit():

@@ -11,7 +11,7 @@ import numpy as onp
 import matplotlib.pyplot as plt
 from tqdm import tqdm
 
-from .oracles import TaskPool, _check_alpha
+from .oracles import TaskPool, _check_alpha, _check_positive
 
 # %% auto #0
 __all__ = ['COLORS', 'Result', 'largest_eigenvalue', 'eps0_auto', 'descend', 'maml', 'fo_maml', 'hf_maml', 'bimaml',
@@ -54,7 +54,8 @@ class _Recorder:
 
     def metrics(self, w):
         with self.pool.uncounted():
-            return (self.pool.F(w, self.alpha), onp.linalg.norm(self.pool.grad_F(w, self.alpha)), onp.linalg.norm(self.pool.grad_f(w)))
+            F, gF, gf = self.pool.F_grads(w, self.alpha)
+        return F, onp.linalg.norm(gF), onp.linalg.norm(gf)
 
     def due(self, k): return k % self.every == 0
 
@@ -111,19 +112,15 @@ def eps0_auto(pool:TaskPool, # the tasks (or a sampled batch of them)
 # %% ../nbs/03_algorithms.ipynb #76f45186
 def _check_run(pool, w0, alpha, beta, eps, max_iter, eps0, batch_size, rng, record_every):
     if not isinstance(pool, TaskPool): raise ValueError(f"pool must be a TaskPool; got {type(pool).__name__}")
-    w0 = onp.asarray(w0, dtype=float)
-    if w0.shape != (pool.d,): raise ValueError(f"w0 must have shape ({pool.d},), one entry per model weight; got {w0.shape}")
-    if not onp.all(onp.isfinite(w0)): raise ValueError("w0 contains NaN or inf: start from a finite point")
-    alpha = _check_alpha(alpha)
-    if not (onp.ndim(beta) == 0 and onp.isfinite(beta) and beta > 0): raise ValueError(f"beta must be a finite number > 0 (the meta step size); got {beta!r}")
-    if not (onp.ndim(eps) == 0 and eps > 0): raise ValueError(f"eps must be > 0 (the tolerance on ‖∇F‖); got {eps!r}")
+    w0, alpha = pool._w(w0, 'w0'), _check_alpha(alpha)
+    beta, _ = _check_positive(beta, "beta", "the meta step size"), _check_positive(eps, "eps", "the tolerance on ‖∇F‖")
     if not (isinstance(max_iter, (int, onp.integer)) and max_iter >= 0): raise ValueError(f"max_iter must be an integer >= 0 (the step budget); got {max_iter!r}")
     if eps0 is not None and eps0 != "auto" and not (onp.ndim(eps0) == 0 and eps0 >= 0):
         raise ValueError(f"eps0 must be a number >= 0, 'auto' or None (no phase 1); got {eps0!r}")
     if batch_size is not None and not isinstance(rng, onp.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator when batch_size is given, e.g. rng=numpy.random.default_rng(0)")
     if not (isinstance(record_every, (int, onp.integer)) and record_every >= 1): raise ValueError(f"record_every must be an integer >= 1; got {record_every!r}")
-    return w0, alpha, float(beta)
+    return w0, alpha, beta
 
 # %% ../nbs/03_algorithms.ipynb #ab497829
 def descend(pool:TaskPool, # the tasks
@@ -167,7 +164,7 @@ def descend(pool:TaskPool, # the tasks
         ok = bool(onp.all(onp.isfinite(w_next)))
         if ok and rec.due(k + 1): ok = rec.add(k + 1, w_next, phase, wall, pool.counter.cost_since(snap))
         if not ok:
-            status, message = "diverged", _divergence_message(pool, onp.asarray(w0, float), alpha, beta, phase, k + 1)
+            status, message = "diverged", _divergence_message(pool, rec.its[0], alpha, beta, phase, k + 1)
             break
         w = w_next
     if status != "diverged": rec.add(k, w, phase, wall, pool.counter.cost_since(snap))

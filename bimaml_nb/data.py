@@ -16,8 +16,8 @@ from .oracles import (TaskPool, squared_loss, hinge_loss, logistic_loss, squared
 
 # %% auto #0
 __all__ = ['LOSS_SCALINGS', 'W0_CHOICES', 'DIABETES_SCALINGS', 'SVM_LOSSES', 'MNIST_PAIRS', 'EXPERIMENTS', 'Experiment',
-           'regression_loss', 'initial_point', 'synthetic_regression', 'diabetes', 'literal_relu_loss', 'svm_loss',
-           'adapted_accuracy', 'synthetic_svm', 'mnist_svm', 'fig1_pair', 'load_experiment']
+           'loss_scale', 'regression_loss', 'initial_point', 'synthetic_regression', 'diabetes', 'literal_relu_loss',
+           'svm_loss', 'adapted_accuracy', 'synthetic_svm', 'mnist_svm', 'fig1_pair', 'load_experiment']
 
 # %% ../nbs/04_data.ipynb #808087db
 @dataclass
@@ -46,12 +46,19 @@ def _choice(value, allowed, name):
     if value not in allowed: raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
     return value
 
+def loss_scale(loss_scaling:str, # "mean" or "sum"
+               n:int, # samples per task
+              ) -> float: # the factor on the ½-mean squared error
+    "1 for the ½-mean; 2n for the paper's literal sum, since the mean of 2n·½r² over n samples is Σ r²."
+    return 1.0 if _choice(loss_scaling, LOSS_SCALINGS, "loss_scaling") == "mean" else 2.0 * n
+
 def regression_loss(loss_scaling:str, # "mean": ½ mean of squared errors; "sum": the paper's literal Σ(x·w − y)²
                     n:int, # samples per task (for "sum"; tasks of other sizes are scaled by this n)
                    ) -> Callable: # per-sample loss (w, X, y) -> (..., n)
     "The least-squares per-sample loss, scaled as chosen."
-    if _choice(loss_scaling, LOSS_SCALINGS, "loss_scaling") == "mean": return squared_loss
-    def literal(w, X, y): return 2.0 * n * squared_loss(w, X, y)  # mean of 2n·½r² = Σ r² for n samples
+    c = loss_scale(loss_scaling, n)
+    if c == 1.0: return squared_loss
+    def literal(w, X, y): return c * squared_loss(w, X, y)
     return literal
 
 def initial_point(w0:str, d:int, rng:onp.random.Generator) -> onp.ndarray:
@@ -69,7 +76,7 @@ def synthetic_regression(seed:int=0, # seed of the generator behind every draw
     gamma = rng.normal(size=(M, d))
     X = rng.normal(size=(M, n, d))
     y = onp.einsum('mnd,md->mn', X, gamma) + rng.normal(size=(M, n))
-    scale = 1.0 if loss_scaling == "mean" else 2.0 * n
+    scale = loss_scale(loss_scaling, n)
     pool = TaskPool.from_data(regression_loss(loss_scaling, n), X, y)
     A, b = least_squares_moments(X, y)
     return Experiment("synthetic_regression", pool, 0.3, 0.05, initial_point(w0, d, rng),
@@ -95,7 +102,7 @@ def diabetes(seed:int=0, # seed of the initial point
     X, y = [feats[m] for m in masks], [t[m] for m in masks]
     n = max(len(v) for v in y)
     A, b = least_squares_moments(X, y)
-    scale = 1.0 if loss_scaling == "mean" else 2.0 * n
+    scale = loss_scale(loss_scaling, n)
     return Experiment("diabetes", TaskPool.from_data(regression_loss(loss_scaling, n), X, y), 0.5, 0.1,
                       initial_point(w0, 8, onp.random.default_rng(seed)),
                       dict(seed=seed, scaling=scaling, loss_scaling=loss_scaling, w0=w0, task_sizes=[len(v) for v in y]),

@@ -12,8 +12,8 @@ from scipy.integrate import RK45, RK23, DOP853, BDF, Radau, LSODA
 from scipy.optimize import brentq
 from tqdm import tqdm
 
-from .oracles import TaskPool, _check_alpha
-from .algorithms import Result, _Recorder
+from .oracles import TaskPool, _check_alpha, _check_positive
+from .algorithms import Result, _Recorder, GROWTH, maml
 
 # %% auto #0
 __all__ = ['EXPLICIT', 'STIFF', 'METHODS', 'gauss_legendre01', 'segment_hessian_times', 'B_grad', 'maml_field_prop31',
@@ -147,16 +147,13 @@ class _Scipy:
 
 # %% ../nbs/01_ode.ipynb #beb340a3
 def _check_solve(pool, w0, alpha, method, eps, eps0, beta, t_max, max_steps, h):
-    w0 = onp.asarray(w0, dtype=float)
-    if w0.shape != (pool.d,): raise ValueError(f"w0 must have shape ({pool.d},), one entry per model weight; got {w0.shape}")
-    if not onp.all(onp.isfinite(w0)): raise ValueError("w0 contains NaN or inf: start from a finite point")
+    w0 = pool._w(w0, 'w0')
     if method not in METHODS: raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if not (onp.ndim(eps) == 0 and eps > 0): raise ValueError(f"eps must be > 0 (the tolerance on ‖∇F‖); got {eps!r}")
+    _check_positive(eps, "eps", "the tolerance on ‖∇F‖")
     if eps0 is not None and not (onp.ndim(eps0) == 0 and eps0 >= 0): raise ValueError(f"eps0 must be a number >= 0 or None; got {eps0!r}")
-    if not (onp.ndim(beta) == 0 and onp.isfinite(beta) and beta > 0): raise ValueError(f"beta must be a finite number > 0 (it rescales time); got {beta!r}")
     if not t_max > 0: raise ValueError(f"t_max must be > 0; got {t_max!r}")
-    if method == "Euler" and not (h is not None and onp.isfinite(h) and h > 0): raise ValueError(f"h must be a finite number > 0 for method='Euler'; got {h!r}")
-    return w0, _check_alpha(alpha), float(beta)
+    if method == "Euler": _check_positive(h, "h", "the step of method='Euler'")
+    return w0, _check_alpha(alpha), _check_positive(beta, "beta", "it rescales time")
 
 # %% ../nbs/01_ode.ipynb #44c0e24e
 def solve(pool:TaskPool, # the tasks
@@ -207,7 +204,7 @@ def solve(pool:TaskPool, # the tasks
                 phase, switch, stepper = 2, t, make(2, t, w)
             wall += time.perf_counter() - tic
             if rec.due(k + 1) and not rec.add(t, w, phase, wall, pool.counter.cost_since(snap)):
-                raise Diverged(f"the state or F became non-finite or grew by {1e6:g}x at t = {t:.6g}")
+                raise Diverged(f"the state or F became non-finite or grew by {GROWTH:g}x at t = {t:.6g}")
             tic = time.perf_counter()
     except Diverged as e:
         status, message = "diverged", f"{method} diverged: {e}"
@@ -239,7 +236,6 @@ def step_size_free_table(ex, # an Experiment (pool, α, paper's β, w0)
                          grid:int=12, # at most this many doublings of β
                         ) -> list: # one dict per run: method, setting, status, cost, extrapolated, wall
     "Cost to ‖∇F‖ ≤ eps of MAML at the paper's β and a doubling grid of β, and of every solver at its defaults."
-    from bimaml_nb.algorithms import maml
     rows, every = [], max(1, max_iter // 200)
     def row(method, setting, r):
         ext = _extrapolated_cost(r, eps) if r.status == "budget" and method == "MAML" else None

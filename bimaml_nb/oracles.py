@@ -15,7 +15,7 @@ from autograd import grad, hessian, make_vjp
 # %% auto #0
 __all__ = ['HVP_COST', 'HVP_F_COST', 'GRAD_F_ORDERS', 'predict', 'squared_loss', 'hinge_loss', 'logistic_loss',
            'squared_hinge_loss', 'OracleCounter', 'TaskPool', 'from_data', 'from_functions', 'task_grads', 'f',
-           'grad_f', 'hvp_f', 'hess_f', 'task_hvps', 'F', 'grad_F', 'hess_F', 'hvp_F', 'sample', 'uncounted',
+           'grad_f', 'hvp_f', 'hess_f', 'task_hvps', 'F', 'grad_F', 'F_grads', 'hess_F', 'hvp_F', 'sample', 'uncounted',
            'least_squares_moments', 'maml_quadratic', 'central_difference']
 
 # %% ../nbs/00_oracles.ipynb #f25ee6d4
@@ -89,15 +89,17 @@ class OracleCounter:
     def add(self, kind:str, k:int): # which oracle, how many task calls
         if not self.paused: setattr(self, kind, getattr(self, kind) + k)
 
-    def reset(self): self.value = self.grad = self.hvp = self.hess = self.hvp_F = 0
+    def reset(self):
+        for k in _KINDS: setattr(self, k, 0)
 
     def snapshot(self) -> dict: return {k: v for k, v in asdict(self).items() if k != 'paused'} | {'cost': self.cost}
 
     def cost_since(self, snap:dict, # an earlier `snapshot()` of this counter
                   ) -> float: # gradient-equivalents spent since then
         "Cost spent since a snapshot, from the integer counts (exact, whatever was spent before)."
-        kinds = ('value', 'grad', 'hvp', 'hess', 'hvp_F')
-        return OracleCounter(self.n_tasks, self.dim, **{k: getattr(self, k) - snap[k] for k in kinds}).cost
+        return OracleCounter(self.n_tasks, self.dim, **{k: getattr(self, k) - snap[k] for k in _KINDS}).cost
+
+_KINDS = ('value', 'grad', 'hvp', 'hess', 'hvp_F')  # the counted oracles
 
 # %% ../nbs/00_oracles.ipynb #4f44db6e
 def _finite(a, name, fix):
@@ -105,6 +107,13 @@ def _finite(a, name, fix):
     if not onp.all(onp.isfinite(a)):
         raise ValueError(f"{name} contains NaN or inf; {fix}")
     return a
+
+def _check_positive(x, name, meaning):
+    "x as a float if it is a finite number > 0, else a ValueError naming it."
+    try: v = float(x) if onp.ndim(x) == 0 else onp.nan
+    except (TypeError, ValueError): v = onp.nan
+    if not (onp.isfinite(v) and v > 0): raise ValueError(f"{name} must be > 0 and finite ({meaning}); got {x!r}")
+    return v
 
 def _check_alpha(alpha):
     if not (onp.ndim(alpha) == 0 and onp.isfinite(alpha) and alpha >= 0):
@@ -223,7 +232,7 @@ def _w(self, w, name='w'):
     w = onp.asarray(w, dtype=float)
     if w.shape != (self.d,):
         raise ValueError(f"{name} must have shape ({self.d},), one entry per model weight; got shape {w.shape}")
-    return _finite(w, name, "the iterate has diverged or the input is corrupt")
+    return _finite(w, name, "pass finite values (a diverged iterate is the usual cause)")
 
 def _tile(self, w): return onp.repeat(w[None], self.M, axis=0)
 
@@ -254,9 +263,7 @@ def hvp_f(self:TaskPool, w:onp.ndarray, # point, shape (d,)
           v:onp.ndarray, # direction, shape (d,)
          ) -> onp.ndarray: # ∇²f(w) v, shape (d,)
     "The Hessian-vector product $\\nabla^2 f(w)\\,v$, without forming the Hessian."
-    w, v = self._w(w), self._w(v, 'v'); self.counter.add('hvp', self.M)
-    hvp, _ = make_vjp(self._G)(self._tile(w))
-    return self.p @ hvp(self._tile(v))
+    return self.p @ self.task_hvps(w, self._tile(self._w(v, 'v')))
 
 def hess_f(self:TaskPool, w:onp.ndarray, # point, shape (d,)
           ) -> onp.ndarray: # ∇²f(w), shape (d, d)
@@ -301,7 +308,15 @@ def _hessian_term_fd(self, w, g, delta):
     self.counter.add('grad', 2 * self.M)
     return (self._G(W + delta * u) - self._G(W - delta * u)) / (2 * delta) * norm
 
-TaskPool._hessian_term_fd = _hessian_term_fd
+def _exact_pass(self, W, alpha):
+    "Task gradients G0 at W, the inner points W − αG0, and the exact ∇F: two batched gradients and one batched HVP."
+    hvp, G0 = make_vjp(self._G)(W)  # the forward pass of the gradient, kept for its vector-Jacobian product
+    W1 = W - alpha * G0
+    g = self._G(W1)
+    self.counter.add('grad', 2 * self.M); self.counter.add('hvp', self.M)
+    return G0, W1, self.p @ (g - alpha * hvp(g))
+
+TaskPool._hessian_term_fd, TaskPool._exact_pass = _hessian_term_fd, _exact_pass
 
 # %% ../nbs/00_oracles.ipynb #7f78a2a8
 GRAD_F_ORDERS = ("exact", "first", "hessian_free")
@@ -314,20 +329,24 @@ def grad_F(self:TaskPool, w:onp.ndarray, # point, shape (d,)
     "The MAML meta-gradient (3.1), exact or in its first-order or Hessian-free approximation."
     alpha, w = _check_alpha(alpha), self._w(w)
     if order not in GRAD_F_ORDERS: raise ValueError(f"order must be one of {GRAD_F_ORDERS}; got {order!r}")
-    if order == "hessian_free" and not (onp.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta must be a finite number > 0 (the finite-difference probe length); got {delta!r}")
+    if order == "hessian_free": _check_positive(delta, "delta", "the finite-difference probe length")
     W = self._tile(w)
+    if order == "exact": return self._exact_pass(W, alpha)[2]
     self.counter.add('grad', 2 * self.M)
-    if order == "exact":
-        hvp, G0 = make_vjp(self._G)(W)
-        g = self._G(W - alpha * G0)
-        self.counter.add('hvp', self.M)
-        return self.p @ (g - alpha * hvp(g))
     g = self._G(W - alpha * self._G(W))
     if order == "first": return self.p @ g
     return self.p @ (g - alpha * self._hessian_term_fd(w, g, delta))
 
-TaskPool.grad_F = grad_F
+def F_grads(self:TaskPool, w:onp.ndarray, # point, shape (d,)
+            alpha:float, # inner MAML step size α ≥ 0
+           ) -> tuple: # F(w), the exact ∇F(w) (d,) and ∇f(w) (d,)
+    "F, its exact meta-gradient and ∇f from one shared pass: what a run records at every step."
+    alpha, w = _check_alpha(alpha), self._w(w)
+    G0, W1, gF = self._exact_pass(self._tile(w), alpha)
+    self.counter.add('value', self.M)
+    return float(self.p @ self._S(W1)), gF, self.p @ G0
+
+TaskPool.grad_F, TaskPool.F_grads = grad_F, F_grads
 
 # %% ../nbs/00_oracles.ipynb #e6be3e31
 def _F_autograd(self, w, alpha):

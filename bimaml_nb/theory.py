@@ -12,10 +12,10 @@ from scipy.optimize import brentq
 from .oracles import TaskPool, _check_alpha
 
 # %% auto #0
-__all__ = ['ball', 'task_hessians', 'Constants', 'constants', 'alpha_terms', 'zeta', 'Condition', 'conditions',
-           'predicted_time_36', 'predicted_time_41', 'TheoryReport', 'theory_report', 'lyapunov_lhs', 'spread',
-           'alpha_zeta_zero', 'fig1_tasks', 'maml_1d', 'tasks_at', 'Landscape', 'landscape_1d', 'sample_U',
-           'hessian_F_range', 'sample_V', 'observed_alpha_limit', 'alpha_zeta_half']
+__all__ = ['ball', 'task_hessians', 'spread', 'Constants', 'constants', 'alpha_terms', 'zeta', 'Condition', 'conditions',
+           'predicted_time_36', 'predicted_time_41', 'TheoryReport', 'theory_report', 'lyapunov_lhs', 'alpha_zeta_zero',
+           'fig1_tasks', 'maml_1d', 'tasks_at', 'Landscape', 'landscape_1d', 'sample_U', 'hessian_F_range', 'sample_V',
+           'observed_alpha_limit', 'alpha_zeta_half']
 
 # %% ../nbs/02_theory.ipynb #514f49b4
 def ball(center:onp.ndarray, # centre, shape (d,)
@@ -44,6 +44,11 @@ def task_hessians(pool:TaskPool, # the tasks
     H = onp.stack(cols, axis=2)
     return (H + H.transpose(0, 2, 1)) / 2
 
+def spread(pool:TaskPool, w:onp.ndarray) -> float:
+    "The task-gradient spread at w, $(\\mathbb{E}_i\\|\\nabla f_i(w) - \\nabla f(w)\\|^2)^{1/2}$."
+    G = pool.task_grads(w)
+    return float(onp.sqrt(pool.p @ onp.sum((G - pool.p @ G) ** 2, axis=1)))
+
 @dataclass
 class Constants:
     "Assumption constants of a pool on a region, and how they were obtained."
@@ -66,7 +71,7 @@ def constants(pool:TaskPool, # the tasks
     with pool.uncounted():
         Hs = [task_hessians(pool, w) for w in P]
         ev = [onp.linalg.eigvalsh(H) for H in Hs]
-        sig = max(onp.sqrt(pool.p @ onp.sum((G - pool.p @ G) ** 2, axis=1)) for G in (pool.task_grads(w) for w in P))
+        sig = max(spread(pool, w) for w in P)
         kap, pairs = 0.0, 0
         for k, w in enumerate(P):
             u = rng.normal(size=pool.d); v = w + h * u / onp.linalg.norm(u)
@@ -178,10 +183,7 @@ def lyapunov_lhs(pool:TaskPool, # the tasks
     "The exact time derivative of $\\tfrac12\\|\\nabla f\\|^2$ along the MAML ODE, $-\\nabla f^\\top\\nabla^2 f\\,\\nabla F$."
     return float(-pool.hvp_f(w, pool.grad_f(w)) @ pool.grad_F(w, alpha))
 
-def spread(pool:TaskPool, w:onp.ndarray) -> float:
-    "The task-gradient spread at w, $(\\mathbb{E}_i\\|\\nabla f_i(w) - \\nabla f(w)\\|^2)^{1/2}$."
-    G = pool.task_grads(w)
-    return float(onp.sqrt(pool.p @ onp.sum((G - pool.p @ G) ** 2, axis=1)))
+
 
 # %% ../nbs/02_theory.ipynb #043cb73e
 def alpha_zeta_zero(c:Constants) -> float:

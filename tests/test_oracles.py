@@ -67,7 +67,7 @@ def test_hessian_free_converges_quadratically():
 
 def test_fig1_pair_against_hand_derivatives():
     pool = TaskPool.from_functions([lambda w: 0.505 * w[0] ** 2 - anp.sin(w[0]),
-                                    lambda w: 0.505 * w[0] ** 2 - 1e-4 * anp.sin(100 * w[0])])
+                                    lambda w: 0.505 * w[0] ** 2 - 1e-4 * anp.sin(100 * w[0])], d=1)
     x = np.linspace(-10, 10, 201)
     d1 = [1.01 * x - np.cos(x), 1.01 * x - 0.01 * np.cos(100 * x)]
     d2 = [1.01 + np.sin(x), 1.01 + np.sin(100 * x)]
@@ -106,3 +106,29 @@ def test_same_seed_same_batches():
     w = np.ones(3)
     g = [pool.sample(2, np.random.default_rng(5)).grad_F(w, 0.2) for _ in range(2)]
     np.testing.assert_array_equal(*g)
+
+def test_from_functions_requires_d():
+    "d used to default to 1 silently; a 3-dimensional task then failed far from the call."
+    with pytest.raises(TypeError, match="'d'"):
+        TaskPool.from_functions([lambda w: w @ w])
+    assert TaskPool.from_functions([lambda w: w @ w], d=3).d == 3
+
+@pytest.mark.parametrize("bad, exc", [(-0.1, ValueError), (np.nan, ValueError), (True, TypeError), ("0.1", TypeError),
+                                      (None, TypeError), (0.1 + 0j, TypeError), (np.ones(2), TypeError)])
+def test_check_alpha_rejects(bad, exc):
+    from bimaml_nb.oracles import check_alpha
+    with pytest.raises(exc, match="alpha must be"):
+        check_alpha(bad)
+
+def test_check_helpers():
+    from bimaml_nb.oracles import check_positive, check_int, check_finite, check_p
+    assert check_positive(np.float32(2), "beta", "step") == 2.0
+    with pytest.raises(ValueError, match="beta must be > 0"): check_positive(0, "beta", "step")
+    assert check_int(np.int32(4), "n", 1, "steps") == 4
+    for bad in (2.0, True, None): 
+        with pytest.raises(TypeError, match="n must be an integer"): check_int(bad, "n", 1, "steps")
+    with pytest.raises(TypeError, match="complex"): check_finite(np.ones(2) * 1j, "v", "fix")
+    with pytest.raises(ValueError, match="p must be a distribution"): check_p([0.2, 0.2], 2)
+    pool = _ragged_pool(squared_loss, 0)[0]
+    with pytest.raises(TypeError, match="w must hold real numbers"): pool.check_w(np.zeros(3) + 0j)
+    with pytest.raises(ValueError, match="w0 must have shape"): pool.check_w(np.zeros(2), "w0")

@@ -1,0 +1,114 @@
+"""K-step MAML pools: equality with TaskPool at K = 1, meta-gradients against autograd and central differences,
+memory, reproducible sampled runs, and input errors."""
+import tracemalloc
+import numpy as np
+import pytest
+from autograd import grad
+from bimaml_nb.oracles import TaskPool, squared_loss, logistic_loss, central_difference, GRAD_F_ORDERS, HVP_COST
+from bimaml_nb.kstep import KStepPool, MLP, model_loss, unrolled_F, TaskDistribution
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("loss", [squared_loss, logistic_loss(0.05)])
+def test_k1_without_split_is_taskpool(seed, loss):
+    r = np.random.default_rng(seed); M, n, d = 5, 6, 4
+    X, y = r.normal(size=(M, n, d)), r.normal(size=(M, n))
+    if loss is not squared_loss: y = np.sign(y)
+    p, w, a = r.dirichlet(np.ones(M)), r.normal(size=d), r.uniform(0, 0.4)
+    kp, tp = KStepPool(loss, X, y, p=p), TaskPool.from_data(loss, X, y, p=p)
+    np.testing.assert_allclose(kp.F(w, a), tp.F(w, a), rtol=1e-12)
+    np.testing.assert_allclose(kp.f(w), tp.f(w), rtol=1e-12)
+    for order in GRAD_F_ORDERS:
+        np.testing.assert_allclose(kp.grad_F(w, a, order), tp.grad_F(w, a, order), rtol=1e-12, atol=1e-15)
+    for x, z in zip(kp.F_grads(w, a), tp.F_grads(w, a)): np.testing.assert_allclose(x, z, rtol=1e-12, atol=1e-15)
+    v = r.normal(size=d)
+    np.testing.assert_allclose(kp.hvp_F(w, v, a), tp.hvp_F(w, v, a), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(kp.hvp_f(w, v), tp.hvp_f(w, v), rtol=1e-12, atol=1e-15)
+    assert kp.counter.snapshot() == tp.counter.snapshot()
+
+
+def _mlp_pool(K, act, seed, M=3):
+    r = np.random.default_rng(seed); net = MLP((1, 6, 6, 1), act)
+    pool = KStepPool(model_loss(net), r.uniform(-5, 5, (M, 5, 1)), r.normal(size=(M, 5)),
+                     r.uniform(-5, 5, (M, 7, 1)), r.normal(size=(M, 7)), K=K, p=r.dirichlet(np.ones(M)))
+    return pool, net.init(r)
+
+def _linear_pool(K, seed, M=3, d=4):
+    r = np.random.default_rng(seed)
+    pool = KStepPool(squared_loss, r.normal(size=(M, 5, d)), r.normal(size=(M, 5)), r.normal(size=(M, 8, d)),
+                     r.normal(size=(M, 8)), K=K, p=r.dirichlet(np.ones(M)))
+    return pool, r.normal(size=d)
+
+@pytest.mark.parametrize("K", [1, 2, 5])
+@pytest.mark.parametrize("kind", ["linear", "tanh", "relu"])
+def test_meta_gradient_is_the_unrolled_derivative(K, kind):
+    pool, w = _linear_pool(K, K) if kind == "linear" else _mlp_pool(K, kind, K)
+    alpha = 0.1 if kind == "linear" else 0.01
+    g = pool.grad_F(w, alpha)
+    ref = unrolled_F(pool, alpha)
+    np.testing.assert_allclose(pool.F(w, alpha), ref(w), rtol=1e-12)
+    np.testing.assert_allclose(g, grad(ref)(w), rtol=1e-10, atol=1e-12 * np.linalg.norm(g))
+    u = np.random.default_rng(K + 100).normal(size=pool.d)
+    np.testing.assert_allclose(central_difference(lambda v: pool.F(v, alpha), w, u), g @ u, rtol=1e-5)
+    F, gF, gf = pool.F_grads(w, alpha)
+    np.testing.assert_allclose(gF, g, rtol=1e-14); np.testing.assert_allclose(F, ref(w), rtol=1e-12)
+    np.testing.assert_allclose(gf, pool.grad_f(w), rtol=1e-14)
+    np.testing.assert_allclose(pool.grad_F(w, alpha, "hessian_free"), g, rtol=1e-5, atol=1e-7 * np.linalg.norm(g))
+
+
+def test_costs_of_each_order():
+    K = 3; pool, w = _linear_pool(K, 0)
+    for order, cost in (("exact", K + 1 + HVP_COST * K), ("first", K + 1), ("hessian_free", 3 * K + 1)):
+        s = pool.counter.snapshot(); pool.grad_F(w, 0.1, order)
+        assert pool.counter.cost_since(s) == cost
+    with pool.uncounted(): s = pool.counter.snapshot(); pool.F_grads(w, 0.1)
+    assert pool.counter.cost_since(s) == 0
+
+
+def test_no_dxd_array_at_ten_thousand_parameters():
+    net = MLP((1, 100, 100, 1)); r = np.random.default_rng(0)
+    pool = KStepPool(model_loss(net), r.uniform(-5, 5, (4, 10, 1)), r.normal(size=(4, 10)), K=5)
+    w = net.init(r)
+    tracemalloc.start(); g = pool.grad_F(w, 0.01); peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    assert net.n_params == 10_401 and peak < 8 * net.n_params ** 2 / 50
+    assert np.all(np.isfinite(g))
+
+
+def _draw(n, rng, d=3):
+    c = rng.normal(size=(n, d)); X, Xq = rng.normal(size=(n, 5, d)), rng.normal(size=(n, 10, d))
+    return X, np.einsum('mnd,md->mn', X, c), Xq, np.einsum('mnd,md->mn', Xq, c)
+
+def test_sampled_runs_repeat_bit_for_bit():
+    dist = TaskDistribution(_draw, squared_loss, K=2, n_eval=10)
+    def run(seed):
+        rng, w = np.random.default_rng(seed), np.zeros(3)
+        for _ in range(10): w = w - 0.05 * dist.sample(4, rng).grad_F(w, 0.1)
+        return w
+    assert np.array_equal(run(3), run(3)) and not np.array_equal(run(3), run(4))
+    a, b = dist.freeze(6, np.random.default_rng(1)), dist.freeze(6, np.random.default_rng(1))
+    assert np.array_equal(a.Xq, b.Xq) and a.counter is not b.counter
+
+
+def test_distribution_answers_on_its_evaluation_pool():
+    dist = TaskDistribution(_draw, squared_loss, K=2, n_eval=10, eval_seed=5)
+    w = np.ones(3)
+    with dist.uncounted():
+        F, gF, gf = dist.F_grads(w, 0.1)
+    assert dist.counter.cost == 0
+    np.testing.assert_allclose(F, dist.eval_pool.F(w, 0.1), rtol=0)
+    B = dist.sample(5, np.random.default_rng(0)); s = dist.counter.snapshot(); B.grad_f(w)
+    assert B.counter is dist.counter and dist.counter.cost_since(s) == 5 / 10
+
+
+def test_bad_input_names_the_argument():
+    net = MLP((1, 6, 6, 1)); X, y = np.zeros((2, 3, 1)), np.zeros((2, 3))
+    with pytest.raises(ValueError, match="K must be an integer >= 1"): KStepPool(model_loss(net), X, y, K=0)
+    with pytest.raises(ValueError, match="Xq must have shape"): KStepPool(model_loss(net), X, y, X, y[:, :2])
+    with pytest.raises(ValueError, match="Xq must hold the same tasks"): KStepPool(model_loss(net), X, y, np.zeros((3, 3, 1)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="Xq and yq must be given together"): KStepPool(model_loss(net), X, y, X, None)
+    with pytest.raises(ValueError, match="dim=10 disagrees with the model's parameter count"): KStepPool(model_loss(net), X, y, dim=10)
+    pool = KStepPool(model_loss(net), X, y)
+    with pytest.raises(ValueError, match=r"w0 must have shape \(61,\)"): pool.check_w(np.zeros(10), "w0")
+    with pytest.raises(ValueError, match="w has 10 entries but MLP"): net(np.zeros(10), X[0])
+    with pytest.raises(ValueError, match="sizes must list"): MLP((1, 40, 2))
+    with pytest.raises(ValueError, match="activation must be one of"): MLP((1, 4, 1), "gelu")

@@ -132,3 +132,59 @@ def test_check_helpers():
     pool = _ragged_pool(squared_loss, 0)[0]
     with pytest.raises(TypeError, match="w must hold real numbers"): pool.check_w(np.zeros(3) + 0j)
     with pytest.raises(ValueError, match="w0 must have shape"): pool.check_w(np.zeros(2), "w0")
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.linalg.norm(a - b) / (np.linalg.norm(b) or 1.0)
+
+LOSSES = {"squared": squared_loss, "squared+ridge": squared_loss.ridge(0.2), "hinge": hinge_loss(), "hinge+ridge": hinge_loss(0.05),
+          "logistic": logistic_loss(), "logistic+ridge": logistic_loss(0.1), "squared_hinge+ridge": squared_hinge_loss(0.1)}
+
+@settings(max_examples=40, deadline=None)
+@given(w=vec, alpha=alphas, seed=st.integers(0, 2**16), name=st.sampled_from(sorted(LOSSES)), ragged=st.booleans(),
+       scale=st.sampled_from([0.1, 1.0, 10.0]))
+def test_prediction_engine_equals_autograd_engine(w, alpha, seed, name, ragged, scale):
+    "The closed-form (prediction) engine gives the general autograd engine's numbers, oracle by oracle."
+    loss, rng = LOSSES[name], np.random.default_rng(seed)
+    sizes = (4, 9, 1, 6) if ragged else (7,) * 4
+    X = [scale * rng.normal(size=(n, 3)) for n in sizes]
+    classify = "hinge" in name or "logistic" in name
+    y = [np.sign(rng.normal(size=n)) if classify else rng.normal(size=n) for n in sizes]
+    if not ragged: X, y = np.array(X), np.array(y)
+    p = rng.dirichlet(np.ones(4))
+    fast, ref = TaskPool.from_data(loss, X, y, p), TaskPool.from_data(loss, X, y, p, fast=False)
+    assert type(fast._engine).__name__ == "_PredictionTasks" and type(ref._engine).__name__ == "_AutogradTasks"
+    v, V = rng.normal(size=3), rng.normal(size=(4, 3))
+    for call in (lambda P: P.f(w), lambda P: P.grad_f(w), lambda P: P.task_grads(w), lambda P: P.hvp_f(w, v),
+                 lambda P: P.task_hvps(w, V), lambda P: P.task_hvps(w + V, V), lambda P: P.hess_f(w),
+                 lambda P: P.F(w, alpha), lambda P: P.grad_F(w, alpha), lambda P: P.grad_F(w, alpha, "first"),
+                 lambda P: np.concatenate([np.atleast_1d(a) for a in P.F_grads(w, alpha)])):
+        assert _rel(call(fast), call(ref)) < 1e-12
+    assert _rel(fast.grad_F(w, alpha, "hessian_free"), ref.grad_F(w, alpha, "hessian_free")) < 1e-9
+    assert fast.counter.snapshot() == ref.counter.snapshot()
+
+def test_dense_data_is_not_copied_and_batches_gather_only_their_tasks():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 5, 3)), rng.normal(size=(6, 5))
+    pool = TaskPool.from_data(squared_loss, X, y)
+    assert pool._engine.X is X and pool._engine.y is y
+    batch = pool.sample(2, rng)
+    assert batch._engine.X.shape == (2, 5, 3) and pool._engine.X is X
+
+def test_user_prediction_loss_and_general_loss():
+    from bimaml_nb.oracles import PredictionLoss, predict
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(3, 8, 2)), rng.normal(size=(3, 8))
+    cauchy = PredictionLoss(lambda z, t: anp.log1p((z - t) ** 2), name="cauchy")  # ℓ′, ℓ″ by autograd
+    general = lambda w, X, y: anp.log1p((predict(X, w) - y) ** 2)  # any per-sample loss: the general engine
+    a, b = TaskPool.from_data(cauchy, X, y), TaskPool.from_data(general, X, y)
+    w = np.array([0.3, -0.7])
+    assert _rel(a.grad_F(w, 0.2), b.grad_F(w, 0.2)) < 1e-12 and _rel(a.hess_f(w), b.hess_f(w)) < 1e-12
+
+def test_cost_constants():
+    from bimaml_nb.oracles import HVP_COST, GRAD_F_COST, GRAD_F_COSTS, HVP_F_COST, GRAD_F_ORDERS
+    pool = _ragged_pool(squared_loss, 0)[0]
+    for order in GRAD_F_ORDERS:
+        s = pool.counter.snapshot(); pool.grad_F(np.ones(3), 0.1, order)
+        assert pool.counter.cost_since(s) == GRAD_F_COSTS[order]
+    assert GRAD_F_COSTS["exact"] == GRAD_F_COST == 2 + HVP_COST and HVP_F_COST == 2 * GRAD_F_COST

@@ -1,5 +1,5 @@
 """The committed package matches a fresh export, notebooks are clean, README matches nbs/index.ipynb."""
-import filecmp, re, shutil, subprocess, sys
+import filecmp, json, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -45,5 +45,41 @@ def test_readme_python_example_runs():
 
 def test_readme_commands_are_what_ci_runs():
     readme, ci = (ROOT / "README.md").read_text(), (ROOT / ".ci" / "run").read_text()
-    assert 'pip install -e ".[dev]" && nbdev_test && pytest tests/' in readme
+    assert 'pip install -e ".[dev]" && nbdev_test --do_print --timing && pytest tests/' in readme
     assert "README.md" in ci and "test suite" in ci  # .ci/run takes its command from README.md
+
+def _chapters():
+    "Chapter number and module of every numbered notebook, with its code cells."
+    out = []
+    for p in sorted((ROOT / "nbs").glob("[0-9][0-9]_*.ipynb")):
+        cells = [c for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code"]
+        exp = next(m.group(1) for c in cells for m in [re.search(r"#\|\s*default_exp\s+(\S+)", "".join(c["source"]))] if m)
+        out.append((int(p.name[:2]), exp, p.name, cells))
+    return out
+
+def test_chapters_import_only_earlier_chapters():
+    number = {mod: n for n, mod, _, _ in _chapters()}
+    bad = []
+    for n, mod, name, cells in _chapters():
+        for c in cells:
+            for used in re.findall(r"(?:from|import)\s+bimaml_nb\.(\w+)", "".join(c["source"])):
+                if used not in number: bad.append(f"{name} imports bimaml_nb.{used}, which no chapter exports")
+                elif number[used] > n: bad.append(f"{name} (chapter {n}) imports bimaml_nb.{used} (chapter {number[used]})")
+    assert not bad, "chapters must import only earlier chapters:\n" + "\n".join(bad)
+
+_NOISE = [(re.compile(r"(/work/|/home/|/root/|/tmp/|/Users/|[A-Z]:\\\\|site-packages)"), "an absolute path"),
+          (re.compile(r"\d+(\.\d+)?(it/s|s/it)\]"), "a progress bar")]
+
+def test_committed_outputs_carry_no_paths_or_progress_bars():
+    bad = []
+    for p in sorted((ROOT / "nbs").glob("*.ipynb")):
+        for i, c in enumerate(json.loads(p.read_text())["cells"]):
+            for o in c.get("outputs", []):
+                text = json.dumps({k: v for k, v in o.items() if k != "data"} | {"data": {k: v for k, v in o.get("data", {}).items() if not k.startswith("image/")}})
+                bad += [f"{p.name} cell {i}: {what}" for rx, what in _NOISE if rx.search(text)]
+    assert not bad, "committed outputs must show results, not machine paths or progress bars:\n" + "\n".join(bad)
+
+def test_no_undefined_names_in_the_package():
+    out = subprocess.run([sys.executable, "-m", "pyflakes", str(ROOT / "bimaml_nb")], capture_output=True, text=True).stdout
+    bad = [l for l in out.splitlines() if "undefined name" in l or "syntax" in l.lower()]
+    assert not bad, "names used but never defined (they fail when imported, not in the notebook):\n" + "\n".join(bad)

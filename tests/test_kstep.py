@@ -121,3 +121,14 @@ def test_algorithms_accept_a_distribution_and_repeat():
     dist = TaskDistribution(_draw, squared_loss, K=2, n_eval=10)
     runs = [maml(dist, np.zeros(3), 0.1, 0.05, max_iter=10, batch_size=4, rng=np.random.default_rng(0)) for _ in range(2)]
     assert np.array_equal(runs[0].iterates, runs[1].iterates) and np.array_equal(runs[0].F, runs[1].F)
+
+
+def test_sinusoid_quick_run_is_within_budget_and_repeats():
+    from bimaml_nb.sinusoid import run_sinusoid, summarise_sinusoid, draw_sinusoid
+    a, b = run_sinusoid(seeds=(3,), quick=True), run_sinusoid(seeds=(3,), quick=True)
+    assert a["runs"] == b["runs"]
+    assert all(r["cost"] <= a["settings"]["budget"] and len(r["mse"]) == 11 for r in a["runs"])
+    rows = summarise_sinusoid(a)
+    assert {r["method"] for r in rows} >= {"MAML", "FO-MAML", "BI-MAML (auto ε₀)", "PTC (frozen)"}
+    X, y, Xq, yq = draw_sinusoid(200, np.random.default_rng(0), shots=5, query=7)
+    assert X.shape == (200, 5, 1) and yq.shape == (200, 7) and np.abs(y).max() <= 5.0

@@ -10,9 +10,30 @@ from pathlib import Path
 
 import numpy as np
 
+from .oracles import check_alpha, check_positive, check_int
+
 # %% auto #0
-__all__ = ['STATUSES', 'GROWTH', 'COLORS', 'Result', 'default_every', 'diverging', 'Recorder', 'Diverged', 'Stepper', 'drive',
-           'plot_results', 'document']
+__all__ = ['STATUSES', 'GROWTH', 'COLORS', 'check_real', 'Result', 'default_every', 'diverging', 'Recorder', 'Diverged',
+           'Stepper', 'drive', 'plot_results', 'document']
+
+# %% ../nbs/01_runs.ipynb #c4d99a9e
+def check_real(x:float, # the value to check
+               name:str, # the argument's name, for the message
+               meaning:str, # what the argument is, for the message
+               lo:float=-math.inf, # the smallest allowed value
+               hi:float=math.inf, # the largest allowed value
+               open_lo:bool=False, # True: x must be > lo, not >= lo
+               finite:bool=True, # False: ±inf are allowed (inside the range)
+              ) -> float: # x as a float
+    "x as a float if it is one real number (not a bool, str, None or complex) in the range, else an error naming it."
+    try: ok_type = not isinstance(x, (bool, np.bool_)) and np.ndim(x) == 0 and np.asarray(x).dtype.kind in "iuf"
+    except (TypeError, ValueError): ok_type = False
+    if not ok_type: raise TypeError(f"{name} must be a real number ({meaning}); got {x!r} of type {type(x).__name__}")
+    v = float(x)
+    if math.isnan(v) or (finite and math.isinf(v)) or not (v > lo if open_lo else v >= lo) or v > hi:
+        rng = " and ".join(([f"{'>' if open_lo else '>='} {lo:g}"] if lo > -math.inf else []) + ([f"<= {hi:g}"] if hi < math.inf else []))
+        raise ValueError(f"{name} must be a {'finite ' if finite else ''}number{' ' + rng if rng else ''} ({meaning}); got {x!r}")
+    return v
 
 # %% ../nbs/01_runs.ipynb #2a067bf5
 STATUSES = ("converged", "budget", "timeout", "diverged", "invalid start")
@@ -75,6 +96,10 @@ def _unplain(v):
 # %% ../nbs/01_runs.ipynb #6855410e
 from fastcore.basics import patch
 
+def _path(path):
+    if not isinstance(path, (str, Path)) or str(path) == "": raise TypeError(f"path must be a file name (str or Path); got {path!r}")
+    return Path(path)
+
 @patch
 def to_dict(self:Result) -> dict:
     "Every field as plain JSON-ready Python: lists for arrays, non-finite floats as strings."
@@ -83,28 +108,44 @@ def to_dict(self:Result) -> dict:
 @patch(cls_method=True)
 def from_dict(cls:Result, d:dict, # the output of `to_dict`
              ) -> Result:
-    "A Result from the dictionary `to_dict` made."
+    "A Result from the dictionary `to_dict` made (checked: every field, arrays of numbers with one entry per row)."
+    if not isinstance(d, dict): raise TypeError(f"d must be a dict made by Result.to_dict; got {type(d).__name__}")
+    names = [f.name for f in fields(cls)]
+    missing, unknown = [k for k in names if k not in d and k != "params"], [k for k in d if k not in names]
+    if missing or unknown: raise ValueError(f"d is not a Result dictionary: missing fields {missing}, unknown fields {unknown}")
     d = _unplain(dict(d))
-    return cls(**{k: (np.array(v, dtype=int if k == "phase" else float) if k in _ARRAYS else v) for k, v in d.items()})
+    for k in _ARRAYS:
+        try: d[k] = np.array(d[k], dtype=int if k == "phase" else float)
+        except (TypeError, ValueError) as e: raise ValueError(f"d[{k!r}] must be a list of numbers ({e})") from None
+    R = len(d["t"]) if d["t"].ndim == 1 else -1
+    if R < 1 or any(d[k].shape != (R,) for k in _ARRAYS[:-1]) or d["iterates"].ndim != 2 or len(d["iterates"]) != R:
+        raise ValueError("d must hold rows of the same length R >= 1: t, F, ..., cost of shape (R,) and iterates of shape (R, d); got shapes "
+                         + ", ".join(f"{k} {d[k].shape}" for k in _ARRAYS))
+    if d["status"] not in STATUSES: raise ValueError(f"d['status'] must be one of {STATUSES}; got {d['status']!r}")
+    return cls(**d)
 
 @patch
 def save(self:Result, path:str|Path, # file to write (JSON)
         ) -> Path:
     "Write the result to a strict JSON file."
-    path = Path(path); path.write_text(json.dumps(self.to_dict(), allow_nan=False)); return path
+    path = _path(path); path.write_text(json.dumps(self.to_dict(), allow_nan=False)); return path
 
 @patch(cls_method=True)
 def load(cls:Result, path:str|Path, # a file written by `Result.save`
         ) -> Result:
-    "Read a result written by `save`."
-    return cls.from_dict(json.loads(Path(path).read_text()))
+    "Read a result written by `save`; a file that is not one is a ValueError naming it."
+    path = _path(path)
+    try: d = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"path {str(path)!r} is not a JSON file written by Result.save: {e}") from None
+    try: return cls.from_dict(d)
+    except (TypeError, ValueError) as e: raise ValueError(f"path {str(path)!r} is not a file written by Result.save: {e}") from None
 
 # %% ../nbs/01_runs.ipynb #72d58466
 def default_every(max_steps:int, # the run's step budget
                   rows:int=1000, # about this many rows at most
                  ) -> int: # record every this many steps
     "Recording interval for a budget: every step for short runs, about `rows` rows for long ones."
-    return max(1, int(max_steps) // rows)
+    return max(1, check_int(max_steps, "max_steps", 0, "the step budget") // check_int(rows, "rows", 1, "rows at most"))
 
 # %% ../nbs/01_runs.ipynb #14fe8958
 GROWTH = 1e6  # growth over the start that counts as divergence
@@ -115,6 +156,8 @@ def diverging(F:float, # F at the current row
               grad_F_norm0:float, # ‖∇F‖ at the first row
              ) -> str|None: # why the row shows divergence, or None
     "The divergence rule: non-finite metrics, or F or ‖∇F‖ grown past GROWTH times their start."
+    F, grad_F_norm, F0, grad_F_norm0 = (v if isinstance(v, float) else check_real(v, k, "a recorded metric", finite=False)
+                                        for v, k in ((F, "F"), (grad_F_norm, "grad_F_norm"), (F0, "F0"), (grad_F_norm0, "grad_F_norm0")))
     if not (math.isfinite(F) and math.isfinite(grad_F_norm)): return "F or ‖∇F‖ is not finite"
     if F - F0 > GROWTH * max(abs(F0), 1e-12): return f"F grew from {F0:.4g} to {F:.4g}"
     if grad_F_norm > GROWTH * max(grad_F_norm0, 1e-12): return f"‖∇F‖ grew from {grad_F_norm0:.4g} to {grad_F_norm:.4g}"
@@ -127,7 +170,10 @@ class Recorder:
                  alpha:float, # inner MAML step size α
                  every:int=1, # record every this many steps (and always first, last and switch rows)
                 ):
-        self.pool, self.alpha, self.every, self.rows, self.its = pool, alpha, every, [], []
+        if not all(hasattr(pool, a) for a in ("F_grads", "F", "grad_F", "grad_f", "uncounted")):
+            raise TypeError(f"pool must be a task pool with F_grads, F, grad_F, grad_f and uncounted; got {type(pool).__name__}")
+        self.pool, self.alpha, self.rows, self.its = pool, check_alpha(alpha), [], []
+        self.every = check_int(every, "every", 1, "record every this many steps")
 
     def due(self, k:int) -> bool:
         "Whether step k's row is recorded on the regular schedule."
@@ -152,10 +198,11 @@ class Recorder:
             wall:float, cpu:float, cost:float, # work spent so far: seconds, CPU seconds, gradient-equivalents
             known:dict|None=None, # metrics the method already has at w
            ) -> str|None: # None if recorded, else why w shows divergence (nothing is recorded then, except at the first row)
-        "Record the row of w, or report divergence by the divergence rule."
-        if not np.all(np.isfinite(w)): return "the iterate is not finite"
-        m = self.metrics(w, known)
-        why = diverging(m[0], m[1], *(self.rows[0][1:3] if self.rows else m[:2]))
+        "Record the row of w, or report divergence by the divergence rule; the first row is always recorded."
+        finite = bool(np.all(np.isfinite(w)))
+        if not finite and self.rows: return "the iterate is not finite"
+        m = self.metrics(w, known) if finite else (math.nan,) * 3
+        why = diverging(m[0], m[1], *(self.rows[0][1:3] if self.rows else m[:2])) if finite else "the iterate is not finite"
         if why is None or not self.rows:
             if self.rows and self.rows[-1][0] == t: self.rows.pop(); self.its.pop()  # the same point again: keep the newest
             self.rows.append((t, *m, phase, wall, cpu, cost)); self.its.append(np.array(w, dtype=float))
@@ -163,6 +210,7 @@ class Recorder:
 
     def result(self, method:str, steps:int, switch, status:str, message:str, params:dict) -> Result:
         "The Result of the recorded rows."
+        if not self.rows: raise ValueError("no rows recorded: add at least the first row before asking for the result")
         t, F, gF, gf, ph, wall, cpu, cost = map(np.array, zip(*self.rows))
         return Result(method, t, F, gF, gf, ph.astype(int), wall, cpu, cost, np.array(self.its), int(steps),
                       float(cost[-1]), float(wall[-1]), switch, status, message, self.alpha, params)
@@ -194,6 +242,22 @@ class Stepper:
 # %% ../nbs/01_runs.ipynb #f5d25b89
 def _clock(): return time.perf_counter(), time.process_time()
 
+def _advice(stepper):
+    "The stepper's advice, or none if computing it fails (a run that already diverged must still return)."
+    try: return str(stepper.advice())
+    except (ArithmeticError, ValueError): return ""
+
+def _check_drive(stepper, method, max_steps, record_every, t_max, timeout, progress):
+    "drive's arguments checked up front."
+    if not all(callable(getattr(stepper, a, None)) for a in ("evaluate", "advance")):
+        raise TypeError(f"stepper must be a Stepper (with evaluate and advance); got {type(stepper).__name__}")
+    if not isinstance(method, str): raise TypeError(f"method must be a str (the name of the run); got {method!r}")
+    check_int(max_steps, "max_steps", 0, "the step budget")
+    if record_every is not None: check_int(record_every, "record_every", 1, "record a row every k-th step")
+    check_real(t_max, "t_max", "the budget of step index or time; inf for none", 0, open_lo=True, finite=False)
+    if timeout is not None: check_positive(timeout, "timeout", "seconds of wall-clock time; None for none")
+    if not isinstance(progress, (bool, np.bool_)): raise TypeError(f"progress must be True or False; got {progress!r}")
+
 # %% ../nbs/01_runs.ipynb #f32f6d8e
 def drive(stepper:Stepper, # the method, at its starting point
           pool, # the task pool: its counter prices the work, its F and gradients are recorded
@@ -207,6 +271,7 @@ def drive(stepper:Stepper, # the method, at its starting point
           progress:bool=False, # show a tqdm progress bar
          ) -> Result:
     "Run a stepper until it converges, a budget ends or it diverges: time, count and record it the same way for every method."
+    _check_drive(stepper, method, max_steps, record_every, t_max, timeout, progress)
     rec = Recorder(pool, alpha, default_every(max_steps) if record_every is None else record_every)
     snap, wall, cpu, k, status, message = pool.counter.snapshot(), 0.0, 0.0, 0, None, ""
     bar = None
@@ -217,15 +282,20 @@ def drive(stepper:Stepper, # the method, at its starting point
     while True:
         (w0, c0), done = _clock(), False
         try: done, known = stepper.evaluate(rec.due(k))
-        except Diverged as e: status, message = "diverged", f"{method} diverged at step {k}: {e}"
+        except Diverged as e: status, message = "diverged", str(e)
         (w1, c1) = _clock(); wall += w1 - w0; cpu += c1 - c0
-        if status: break
+        if status:  # the method cannot go on from this point: keep its row at the start, the last finite rows later
+            if k == 0:
+                rec.add(stepper.t, stepper.w, stepper.phase, wall, cpu, pool.counter.cost_since(snap))
+                status, message = "invalid start", f"invalid start: {message} at w0; start from a point where F and its gradient are finite"
+            else: message = f"{method} diverged at step {k}: {message}. {_advice(stepper)}".strip()
+            break
         stop = ("converged" if done else "budget" if k >= max_steps or stepper.t >= t_max
                 else "timeout" if timeout is not None and wall >= timeout else None)
         if stop or rec.due(k) or stepper.phase != last_phase:
             why = rec.add(stepper.t, stepper.w, stepper.phase, wall, cpu, pool.counter.cost_since(snap), known)
             if why and k == 0: status, message = "invalid start", f"invalid start: {why} at w0; start from a point where F and its gradient are finite"
-            elif why: status, message = "diverged", f"{method} diverged at step {k}: {why}. {stepper.advice()}".strip()
+            elif why: status, message = "diverged", f"{method} diverged at step {k}: {why}. {_advice(stepper)}".strip()
             if why: break
         last_phase = stepper.phase
         if stop:
@@ -243,7 +313,7 @@ def drive(stepper:Stepper, # the method, at its starting point
         if not ok:
             if rec.rows[-1][0] != prev[0]: rec.add(*prev)  # keep the last finite iterate
             status = "diverged"
-            message = f"{method} diverged at step {k}: {message or 'the iterate is not finite'}. {stepper.advice()}".strip()
+            message = f"{method} diverged at step {k}: {message or 'the iterate is not finite'}. {_advice(stepper)}".strip()
             break
     if bar is not None: bar.close()
     return rec.result(method, k, stepper.switch, status, message, dict(params or {}))
@@ -258,6 +328,8 @@ def plot_results(results:list, # Result objects
                 ): # the two axes
     "Plot F and the gradient norm of each result against steps, time or cost (paper Fig. 2)."
     import matplotlib.pyplot as plt
+    bad = [type(r).__name__ for r in results if not isinstance(r, Result)] if isinstance(results, (list, tuple)) else [type(results).__name__]
+    if bad: raise TypeError(f"results must be a list of Result objects; got {bad[0]}")
     if x not in ("t", "wall", "cpu", "cost"): raise ValueError(f"x must be 't', 'wall', 'cpu' or 'cost'; got {x!r}")
     if axes is None: axes = plt.subplots(2, 1, sharex=True, figsize=(5, 5))[1]
     top, bottom = axes

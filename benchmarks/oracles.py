@@ -134,7 +134,7 @@ def run_problem(name, repeats, general):
         "task_hvps": (lambda: pool.task_hvps(w, V), None),
         "hvp_f": (lambda: pool.hvp_f(w, v), None),
     }
-    if M * d <= 20_000: ops["hvp_F"] = (lambda: pool.hvp_F(w, v, ALPHA), None)
+    ops["hvp_F"] = (lambda: pool.hvp_F(w, v, ALPHA), None)
     for op, (oracle, closed) in ops.items():
         funs = [oracle] + ([closed] if closed else [])
         cpu, wall = timed(funs, repeats)
@@ -210,15 +210,20 @@ def main(argv=None):
     try:
         import jax; jax_note = f"JAX {jax.__version__} jit comparator included."
     except ImportError: jax_note = 'JAX comparator skipped: jax is not importable (install it with `pip install -e ".[bench]"`).'
-    recs = []
+    recs, load0 = [], os.getloadavg()
     for name in a.only.split(","):
         recs.append(run_problem(name.strip(), a.repeats, not a.no_general))
         print(f"{name}: done", file=sys.stderr, flush=True)
-    md = markdown(recs, a.repeats, jax_note)
+    load1 = os.getloadavg()
+    md = markdown(recs, a.repeats, jax_note) + (f"\n\nMachine: {os.cpu_count()} CPUs, load average {load0[0]:.1f} before and "
+                                                 f"{load1[0]:.1f} after the run (other processes share it: CPU time is the figure to read).")
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "oracles.md").write_text(md + "\n")
+    info = threadpool_info()
+    threads = [{k: v for k, v in lib.items() if k != "filepath"} for lib in info] if isinstance(info, list) else info
     meta = dict(repeats=a.repeats, python=sys.version.split()[0], numpy=np.__version__, machine=platform.machine(),
-                processor=platform.processor(), threads=str(threadpool_info()), constants=dict(HVP_COST=HVP_COST, HVP_F_COST=HVP_F_COST, GRAD_F_COST=GRAD_F_COST))
+                cpus=os.cpu_count(), load_before=load0, load_after=os.getloadavg(), threads=threads,
+                constants=dict(HVP_COST=HVP_COST, GRAD_F_COST=GRAD_F_COST, HVP_F_COST=HVP_F_COST))
     (a.out / "oracles.json").write_text(json.dumps(dict(meta=meta, problems=recs), indent=1) + "\n")
     print(md)
 

@@ -188,3 +188,15 @@ def test_cost_constants():
         s = pool.counter.snapshot(); pool.grad_F(np.ones(3), 0.1, order)
         assert pool.counter.cost_since(s) == GRAD_F_COSTS[order]
     assert GRAD_F_COSTS["exact"] == GRAD_F_COST == 2 + HVP_COST and HVP_F_COST == 2 * GRAD_F_COST
+
+def test_non_contiguous_data_view():
+    "A strided view of the data is used as given too (one block, no reshape of the data)."
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(4, 6, 6)); X = base[:, :, ::2]; y = np.sign(rng.normal(size=(4, 6)))
+    assert not X.flags.c_contiguous
+    fast, ref = TaskPool.from_data(logistic_loss(0.1), X, y), TaskPool.from_data(logistic_loss(0.1), X, y, fast=False)
+    assert fast._engine.X is X
+    w, v = rng.normal(size=3), rng.normal(size=3)
+    for call in (lambda P: P.grad_f(w), lambda P: P.hvp_f(w, v), lambda P: P.hess_f(w), lambda P: P.grad_F(w, 0.3),
+                 lambda P: P.hvp_F(w, v, 0.3), lambda P: P.task_hvps(w, np.ones((4, 3)))):
+        assert _rel(call(fast), call(ref)) < 1e-12

@@ -13,7 +13,7 @@ from .oracles import GRAD_F_ORDERS, check_alpha, check_positive, check_int
 from .runs import Result, Stepper, Diverged, drive, document
 
 # %% auto #0
-__all__ = ['NAMES', 'largest_eigenvalue', 'step_advice', 'eps0_auto', 'Descent', 'check_pool', 'descend', 'maml', 'fo_maml',
+__all__ = ['NAMES', 'largest_eigenvalue', 'step_advice', 'check_pool', 'eps0_auto', 'Descent', 'descend', 'maml', 'fo_maml',
            'hf_maml', 'bimaml', 'Nesterov', 'nesterov_maml']
 
 # %% ../nbs/03_algorithms.ipynb #e0500e41
@@ -21,10 +21,14 @@ def largest_eigenvalue(hvp, # v -> H v for a symmetric H, on arrays of shape (d,
                        d:int, # dimension
                        iters:int=50, # power-iteration steps
                       ) -> float: # the eigenvalue of largest magnitude, with its sign
-    "The eigenvalue of largest magnitude of a symmetric operator, by power iteration (deterministic start)."
+    "The eigenvalue of largest magnitude of a symmetric operator, by power iteration (deterministic start); NaN if H v is not finite."
+    if not callable(hvp): raise TypeError(f"hvp must be a function v -> H v; got {type(hvp).__name__}")
+    d, iters = check_int(d, "d", 1, "the dimension"), check_int(iters, "iters", 1, "power-iteration steps")
     v = 1.0 + np.linspace(0, 1, d); v /= np.linalg.norm(v)
     for _ in range(iters):
-        Hv = hvp(v); n = float(np.linalg.norm(Hv))
+        Hv = np.asarray(hvp(v))
+        if Hv.shape != (d,): raise ValueError(f"hvp must return an array of shape ({d},) for v of shape ({d},); it returned shape {Hv.shape}")
+        n = float(np.linalg.norm(Hv))
         if n == 0 or not np.isfinite(n): return 0.0 if n == 0 else np.nan
         v = Hv / n
     return float(v @ hvp(v))
@@ -35,13 +39,23 @@ def step_advice(hvp, # v -> H v at the start, for the Hessian the step descends
                 beta:float, # the step size used
                 what:str, # the Hessian's name, for the message
                ) -> str: # a sentence for a divergence message
-    "Why a fixed-step descent diverged and which β would be stable, from the curvature at the start."
+    "Why a fixed-step descent diverged and which β would be stable, from the curvature at the start (only if it is positive)."
+    beta = check_positive(beta, "beta", "the step size used")
     L = largest_eigenvalue(hvp, d)
     if not (np.isfinite(L) and L > 0):
         return (f"The dominant eigenvalue of {what} at w0 is {L:.4g} (not positive): the loss is not convex there, "
                 f"so no stable beta follows from its curvature; start closer to a minimiser or lower beta={beta:g}")
     return (f"beta={beta:g} is too large: gradient descent is stable for beta < 2/L = {2 / L:.4g}, with L = {L:.4g} "
             f"the largest eigenvalue of {what} at w0 (power iteration): use beta <= {1 / L:.4g}")
+
+# %% ../nbs/03_algorithms.ipynb #7c577168
+def check_pool(pool):
+    "pool, if it offers the oracle protocol the run machinery uses; else a TypeError."
+    need = ("check_w", "grad_f", "grad_F", "F_grads", "F", "hvp_f", "hvp_F", "sample", "uncounted", "counter", "d")
+    if not all(hasattr(pool, a) for a in need):
+        raise TypeError(f"pool must be a task pool (e.g. bimaml_nb.oracles.TaskPool) offering {', '.join(need)}; "
+                        f"got {type(pool).__name__}")
+    return pool
 
 # %% ../nbs/03_algorithms.ipynb #758bc739
 def eps0_auto(pool, # the tasks (or a sampled batch of them)
@@ -51,6 +65,8 @@ def eps0_auto(pool, # the tasks (or a sampled batch of them)
               c:float=2.0, # safety factor
              ) -> float: # the switching threshold c·2‖∇f(w − αḡ) − E_i ∇f_i(w − α∇f_i(w))‖
     "The default BI-MAML switching threshold: c times the first-order estimate of ‖∇f‖ at F's minimiser."
+    w, g = check_pool(pool).check_w(w, "w"), pool.check_w(g, "g")
+    alpha, c = check_alpha(alpha), check_positive(c, "c", "the safety factor")
     return float(c * 2 * np.linalg.norm(pool.grad_f(w - alpha * g) - pool.grad_F(w, alpha, "first")))
 
 # %% ../nbs/03_algorithms.ipynb #f275745e
@@ -66,6 +82,7 @@ class Descent(Stepper):
                  batch_size:int|None=None, # tasks sampled per step; None: the whole pool
                  rng:np.random.Generator|None=None, # the batches' generator
                 ):
+        w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, 0, order, eps0, batch_size, rng, None, None)
         self.pool, self.w0, self.w, self.alpha, self.beta, self.eps = pool, w0, w0, alpha, beta, eps
         self.order, self.eps0, self.batch_size, self.rng = order, eps0, batch_size, rng
         self.phase, self.threshold = (2, None) if eps0 is None else (1, np.inf if eps0 == "auto" else float(eps0))
@@ -98,14 +115,6 @@ class Descent(Stepper):
 
 # %% ../nbs/03_algorithms.ipynb #5fe3c595
 NAMES = {"exact": "MAML", "first": "FO-MAML", "hessian_free": "HF-MAML"}  # phase-2-only runs by meta-gradient order
-
-def check_pool(pool):
-    "pool, if it offers the oracle protocol the run machinery uses; else a TypeError."
-    need = ("check_w", "grad_f", "grad_F", "F_grads", "F", "hvp_f", "hvp_F", "sample", "uncounted", "counter", "d")
-    if not all(hasattr(pool, a) for a in need):
-        raise TypeError(f"pool must be a task pool (e.g. bimaml_nb.oracles.TaskPool) offering {', '.join(need)}; "
-                        f"got {type(pool).__name__}")
-    return pool
 
 def _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size, rng, record_every, timeout):
     w0 = check_pool(pool).check_w(w0, "w0")
@@ -185,6 +194,7 @@ def bimaml(pool, w0:np.ndarray, alpha:float, beta:float,
 class Nesterov(Stepper):
     "Nesterov-accelerated descent on F: x ← y − β∇F(y), y ← x + k/(k+3)(x − x_prev)."
     def __init__(self, pool, w0, alpha, beta, eps):
+        w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, 0, "exact", None, None, None, None, None)
         self.pool, self.w0, self.w, self.x, self.alpha, self.beta, self.eps, self.t = pool, w0, w0, w0, alpha, beta, eps, 0
 
     def evaluate(self, record):

@@ -200,3 +200,10 @@ def test_non_contiguous_data_view():
     for call in (lambda P: P.grad_f(w), lambda P: P.hvp_f(w, v), lambda P: P.hess_f(w), lambda P: P.grad_F(w, 0.3),
                  lambda P: P.hvp_F(w, v, 0.3), lambda P: P.task_hvps(w, np.ones((4, 3)))):
         assert _rel(call(fast), call(ref)) < 1e-12
+
+def test_help_lists_parameters():
+    "help() on the installed package shows each parameter's comment."
+    assert "  alpha: inner MAML step size" in TaskPool.grad_F.__doc__ and "  order:" in TaskPool.grad_F.__doc__
+    assert "  d: dimension of w" in TaskPool.from_functions.__doc__
+    from bimaml_nb.oracles import check_int
+    assert "  lo: the smallest allowed value" in check_int.__doc__

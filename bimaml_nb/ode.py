@@ -12,7 +12,7 @@ from scipy.integrate import OdeSolver, RK45, RK23, DOP853, BDF, Radau, LSODA
 from scipy.optimize import brentq
 
 from .oracles import check_alpha, check_positive, check_int, check_finite
-from .runs import Result, Stepper, Diverged, drive, document
+from .runs import Result, Stepper, Diverged, drive, document, check_real
 from .algorithms import check_pool
 
 # %% auto #0
@@ -24,8 +24,7 @@ __all__ = ['SOLVERS', 'EXPLICIT', 'STIFF', 'gauss_legendre01', 'segment_hessian_
 def gauss_legendre01(nodes:int, # number of quadrature nodes n ≥ 1
                     ) -> tuple: # nodes s_q in (0, 1) and weights c_q summing to 1
     "Gauss–Legendre nodes and weights on [0, 1]."
-    if not (isinstance(nodes, (int, np.integer)) and nodes >= 1): raise ValueError(f"nodes must be an integer >= 1; got {nodes!r}")
-    x, c = leggauss(int(nodes))
+    x, c = leggauss(check_int(nodes, "nodes", 1, "Gauss–Legendre nodes"))
     return (x + 1) / 2, c / 2
 
 # %% ../nbs/04_ode.ipynb #ddf8b5f3
@@ -37,8 +36,9 @@ def segment_hessian_times(pool, # the tasks
                           G:np.ndarray|None=None, # task gradients at w, (M, d), if already computed
                          ) -> np.ndarray: # H̄_i V_i in row i, shape (M, d)
     "Products of the segment-averaged task Hessians $\\bar H_i = \\int_0^1 \\nabla^2 f_i(w - s\\alpha\\nabla f_i(w))ds$ with V_i."
-    G = pool.task_grads(w) if G is None else G
-    s, c = gauss_legendre01(nodes)
+    w, alpha, (s, c) = check_pool(pool).check_w(w), check_alpha(alpha), gauss_legendre01(nodes)
+    G = pool.task_grads(w) if G is None else check_finite(G, "G", "pass the task gradients at w, or None")
+    if G.shape != (pool.M, pool.d): raise ValueError(f"G must have shape ({pool.M}, {pool.d}), one task gradient per row; got {G.shape}")
     return sum(cq * pool.task_hvps(w - sq * alpha * G, V) for sq, cq in zip(s, c))
 
 def B_grad(pool, # the tasks
@@ -47,6 +47,7 @@ def B_grad(pool, # the tasks
            nodes:int=16, # Gauss–Legendre nodes for H̄_i
           ) -> np.ndarray: # B_i(w)∇f_i(w) in row i, shape (M, d)
     "The correction terms $B_i(w)\\nabla f_i(w)$ of Prop. 3.1, $B_i = \\alpha(H_i + \\bar H_i) - \\alpha^2 H_i\\bar H_i$."
+    w, alpha = check_pool(pool).check_w(w), check_alpha(alpha)
     G = pool.task_grads(w)
     HbG = segment_hessian_times(pool, w, alpha, G, nodes, G)
     return alpha * (pool.task_hvps(w, G) + HbG) - alpha ** 2 * pool.task_hvps(w, HbG)
@@ -63,11 +64,17 @@ def mean_value_point(d2f, # second derivative f_i'' of a 1-D task, vectorised
                      grid:int=20001, # bracketing grid on the segment
                     ) -> float: # a point w̃ of the segment with f_i''(w̃) = Hbar
     "A point $\\tilde w$ between w and $w - \\alpha f'(w)$ where $f''(\\tilde w)$ equals its segment average (1-D only)."
-    s = np.linspace(0, 1, grid); r = d2f(w - s * step) - Hbar
+    if not callable(d2f): raise TypeError(f"d2f must be a vectorised function w -> f''(w); got {type(d2f).__name__}")
+    w, step, Hbar = (check_real(v, k, m) for v, k, m in ((w, "w", "the point"), (step, "step", "the inner step α f'(w)"),
+                                                         (Hbar, "Hbar", "the segment average of f''")))
+    s = np.linspace(0, 1, check_int(grid, "grid", 2, "points of the bracketing grid")); r = np.asarray(d2f(w - s * step), dtype=float) - Hbar
+    if r.shape != s.shape or not np.all(np.isfinite(r)):
+        raise ValueError(f"d2f must return one finite value per point of the segment [w − step, w]; it returned shape {r.shape}"
+                         + ("" if r.shape != s.shape else " with non-finite values"))
     hit = np.flatnonzero(r == 0)
     if hit.size: return float(w - s[hit[0]] * step)
     k = np.flatnonzero(np.sign(r[:-1]) != np.sign(r[1:]))
-    if not k.size: raise ValueError("no sign change found: refine the grid")
+    if not k.size: raise ValueError(f"no point of the segment has f'' = Hbar = {Hbar:g} on the grid: check that Hbar is the segment average of d2f, or refine the grid")
     return float(w - brentq(lambda u: d2f(w - u * step) - Hbar, s[k[0]], s[k[0] + 1], xtol=1e-15) * step)
 
 # %% ../nbs/04_ode.ipynb #57e92b14
@@ -76,7 +83,9 @@ class Field:
     def __init__(self, pool, # the tasks
                  alpha:float, # inner MAML step size α
                  beta:float, # time scale β
-                ): self.pool, self.alpha, self.beta, self.key, self.val = pool, alpha, beta, None, None
+                ):
+        self.pool, self.alpha, self.beta = check_pool(pool), check_alpha(alpha), check_positive(beta, "beta", "the time scale")
+        self.key, self.val = None, None
 
     def grad(self, phase:int, y:np.ndarray) -> np.ndarray:
         "∇f(y) in phase 1, the exact ∇F(y) in phase 2; raises Diverged if y or the gradient is not finite."
@@ -91,7 +100,12 @@ class Field:
     def rhs(self, phase:int): return lambda t, y: -self.beta * self.grad(phase, y)
 
     def jac(self, phase:int):
-        return lambda t, y: -self.beta * (self.pool.hess_f(y) if phase == 1 else self.pool.hess_F(y, self.alpha))
+        def J(t, y):
+            if not np.all(np.isfinite(y)): raise Diverged("the state w(t) became non-finite")
+            H = -self.beta * (self.pool.hess_f(y) if phase == 1 else self.pool.hess_F(y, self.alpha))
+            if not np.all(np.isfinite(H)): raise Diverged("the Jacobian of the field became non-finite")
+            return H
+        return J
 
     def hvp(self, phase:int, y:np.ndarray):
         return (lambda v: self.pool.hvp_f(y, v)) if phase == 1 else (lambda v: self.pool.hvp_F(y, v, self.alpha))
@@ -102,7 +116,10 @@ SOLVERS = {}  # name -> make(field, phase, t, y, t_max, eps, **options)
 def register_solver(name:str, # the name `solve(method=...)` will accept
                    ):
     "Decorator: register a solver factory under a name."
-    def deco(make): SOLVERS[name] = make; return make
+    if not (isinstance(name, str) and name): raise TypeError(f"name must be a non-empty str; got {name!r}")
+    def deco(make):
+        if not callable(make): raise TypeError(f"a solver factory must be callable; got {type(make).__name__}")
+        SOLVERS[name] = make; return make
     return deco
 
 # %% ../nbs/04_ode.ipynb #b2db9e3a
@@ -135,6 +152,7 @@ class _Scipy:
 def scipy_solver(cls:type, # a subclass of scipy.integrate.OdeSolver
                 ):
     "A solver factory for one of scipy's OdeSolver classes, with options rtol and atol."
+    if not (isinstance(cls, type) and issubclass(cls, OdeSolver)): raise TypeError(f"cls must be a subclass of scipy.integrate.OdeSolver; got {cls!r}")
     def make(field, phase, t, y, t_max, eps,
              rtol:float|None=None, # relative tolerance; None: min(1e-6, eps)
              atol:float|None=None, # absolute tolerance; None: eps/100
@@ -164,28 +182,44 @@ def _cg(A, b, rtol, maxiter):
 
 class _PTC:
     "Pseudo-transient continuation steps on the field of one phase."
-    def __init__(self, field, phase, t, y, delta0, delta_max):
+    def __init__(self, field, phase, t, y, delta0, delta_max, patience=20):
         self.field, self.phase, self.t, self.y, self.delta, self.delta_max, self.gn_prev = field, phase, t, y, delta0, delta_max, None
+        self.patience, self.rising, self.bent, self.gn_from = patience, 0, False, None
 
     def step(self):
         g = self.field.grad(self.phase, self.y); gn = np.linalg.norm(g)
-        if self.gn_prev is not None: self.delta = min(self.delta * self.gn_prev / gn, self.delta_max)
+        if self.gn_prev is not None:
+            self.delta = min(self.delta * self.gn_prev / gn, self.delta_max)
+            if gn <= self.gn_prev: self.rising, self.bent = 0, False
+            else: self.gn_from, self.rising = (self.gn_prev if self.rising == 0 else self.gn_from), self.rising + 1
+            if self.rising >= self.patience and self.bent: raise Diverged(self.stalled(gn))
         self.gn_prev, hvp, bd = gn, self.field.hvp(self.phase, self.y), self.field.beta * self.delta
-        while True:
+        for _ in range(60):
             try: s = _cg(lambda v: v / bd + hvp(v), -g, min(0.1, gn), maxiter=10 * len(g) + 10); break
-            except _NegativeCurvature: self.delta /= 10; bd /= 10
+            except _NegativeCurvature: self.delta /= 10; bd /= 10; self.bent = True
+        else: raise Diverged(f"CG met negative curvature even at the pseudo-time step δ = {self.delta:.3g}: the Hessian-vector products are not usable")
         self.t, self.y = self.t + self.delta, self.y + s
         return self.t, self.y
+
+    def stalled(self, gn):
+        "Why PTC stops when the gradient keeps growing after negative curvature."
+        F = "F" if self.phase == 2 else "f"
+        return (f"‖∇{F}‖ rose on {self.rising} consecutive steps (from {self.gn_from:.4g} to {gn:.4g}) after CG met "
+                f"negative curvature of ∇²{F}: {F} is not convex along this path and the flow is moving away from a maximum or saddle, "
+                f"not settling, in pseudo-time steps cut to δ = {self.delta:.3g}; PTC only finds stable equilibria: follow the flow "
+                f"with method='RK45' or start elsewhere")
 
 # %% ../nbs/04_ode.ipynb #04c45b0b
 @register_solver("PTC")
 def ptc(field, phase, t, y, t_max, eps,
         delta0:float=1.0, # initial pseudo-time step
         delta_max:float=1e12, # largest pseudo-time step
+        patience:int=20, # stop ("diverged") when ‖∇F‖ rose on this many consecutive steps after negative curvature
        ):
     "Pseudo-transient continuation: linearised implicit Euler with growing steps, CG on HVPs."
     return _PTC(field, phase, t, y, check_positive(delta0, "delta0", "the initial pseudo-time step"),
-                check_positive(delta_max, "delta_max", "the largest pseudo-time step"))
+                check_positive(delta_max, "delta_max", "the largest pseudo-time step"),
+                check_int(patience, "patience", 1, "steps of a rising gradient after negative curvature before PTC stops"))
 
 # %% ../nbs/04_ode.ipynb #512fae5a
 class Flow(Stepper):
@@ -197,6 +231,11 @@ class Flow(Stepper):
                  eps0:float|None, # phase 1 while ‖∇f‖ ≥ eps0; None: the MAML ODE
                  t_max:float, # time budget
                 ):
+        if not isinstance(field, Field): raise TypeError(f"field must be a Field; got {type(field).__name__}")
+        if not callable(make): raise TypeError(f"make must be a solver factory (callable); got {type(make).__name__}")
+        w0, eps = field.pool.check_w(w0, "w0"), check_positive(eps, "eps", "the tolerance on ‖∇F‖")
+        if eps0 is not None: eps0 = check_real(eps0, "eps0", "phase 1 while ‖∇f‖ ≥ eps0; None for the MAML ODE", 0)
+        t_max = check_real(t_max, "t_max", "the time budget; inf for none", 0, open_lo=True, finite=False)
         self.field, self.make, self.w, self.eps, self.eps0, self.t_max = field, make, w0, eps, eps0, t_max
         self.phase, self.solver = (2 if eps0 is None else 1), None
 
@@ -226,7 +265,14 @@ def _solver(method, options):
     allowed = [p for p in inspect.signature(make).parameters][6:]
     bad = [k for k in options if k not in allowed]
     if bad: raise TypeError(f"solve() got an unexpected option {bad[0]!r} for method {getattr(method, '__name__', method)!r}; its options are {allowed}")
+    try: make(_Probe(), 2, 0.0, np.zeros(1), np.inf, 1e-6, **options)  # the factory checks its options, then stops at the probe
+    except _Probe.Reached: pass
     return lambda *a: make(*a, **options)
+
+class _Probe:
+    "A stand-in field: a factory called with it checks its options and stops where it first uses the field."
+    class Reached(Exception): pass
+    def __getattr__(self, name): raise _Probe.Reached
 
 # %% ../nbs/04_ode.ipynb #7cac66a6
 def solve(pool, # the tasks: a TaskPool or any pool with the same oracles
@@ -241,14 +287,13 @@ def solve(pool, # the tasks: a TaskPool or any pool with the same oracles
           record_every:int=1, # record a row every k-th step (and the first, last and switch rows)
           timeout:float|None=None, # wall-clock budget in seconds
           progress:bool=False, # show a tqdm progress bar
-          **options, # the solver's own options: rtol, atol (scipy), h (Euler), delta0, delta_max (PTC)
+          **options, # the solver's own options: rtol, atol (scipy), h (Euler), delta0, delta_max, patience (PTC)
          ) -> Result:
     "Integrate the MAML ODE (or the BI-MAML ODE, Algorithm 1) until ‖∇F‖ ≤ eps, a budget ends, or it diverges."
     w0, alpha = check_pool(pool).check_w(w0, "w0"), check_alpha(alpha)
     beta, eps = check_positive(beta, "beta", "it rescales time"), check_positive(eps, "eps", "the tolerance on ‖∇F‖")
-    if eps0 is not None: check_finite(eps0, "eps0", "pass a number >= 0 or None")
-    if eps0 is not None and not eps0 >= 0: raise ValueError(f"eps0 must be a number >= 0 or None; got {eps0!r}")
-    if not (np.ndim(t_max) == 0 and t_max > 0): raise ValueError(f"t_max must be a number > 0 (inf for none); got {t_max!r}")
+    if eps0 is not None: check_real(eps0, "eps0", "phase 1 while ‖∇f‖ ≥ eps0; None for the MAML ODE", 0)
+    check_real(t_max, "t_max", "the time budget; inf for none", 0, open_lo=True, finite=False)
     check_int(max_steps, "max_steps", 0, "the step budget"); check_int(record_every, "record_every", 1, "record a row every k-th step")
     if timeout is not None: check_positive(timeout, "timeout", "seconds of wall-clock time")
     name = getattr(method, "__name__", method)
@@ -262,7 +307,12 @@ def linear_rate(res:Result, # a run whose gradient norms fall linearly in log sc
                 tail:float=0.5, # fit on this last share of the run's time
                ) -> float: # fitted rate r in ‖∇F(w(t))‖ ≈ C e^{−r t}
     "The asymptotic linear rate of ‖∇F‖ along a trajectory, by least squares on log ‖∇F‖ against t."
-    keep = res.t >= res.t[-1] * (1 - tail)
+    if not isinstance(res, Result): raise TypeError(f"res must be a Result; got {type(res).__name__}")
+    tail = check_real(tail, "tail", "the last share of the run's time to fit on", 0, 1, open_lo=True)
+    keep = (res.t >= res.t[-1] * (1 - tail)) & np.isfinite(res.grad_F_norm) & (res.grad_F_norm > 0)
+    if np.unique(res.t[keep]).size < 2:
+        raise ValueError(f"res must have rows at two or more times with 0 < ‖∇F‖ < inf in the last {tail:g} of its time; it has {int(keep.sum())} "
+                         "such rows: pass a longer run or a larger tail")
     return float(-np.polyfit(res.t[keep], np.log(res.grad_F_norm[keep]), 1)[0])
 
 # %% ../nbs/04_ode.ipynb #5486607a

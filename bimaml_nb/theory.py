@@ -204,7 +204,10 @@ class Tasks1D:
     @property
     def M(self) -> int: return len(self.fs)
 
-    def task(self, i:int, k:int, w:np.ndarray) -> np.ndarray:
+    def task(self, i:int, # which task
+             k:int, # order of the derivative, 0 ≤ k ≤ order
+             w:np.ndarray, # points
+            ) -> np.ndarray:
         "Task i's k-th derivative at w."
         return self.d[i][k](w)
 
@@ -354,8 +357,8 @@ def _end_crossings(jet, x, alpha_lo, alpha_hi, m=4001, safety=2.0, xtol=1e-12):
 @dataclass
 class CountChanges:
     "How the number of critical points of F on [lo, hi] changes with α."
-    alpha_lo:float
-    alpha_hi:float
+    alpha_lo:float # lower end of the α range scanned
+    alpha_hi:float # upper end of the α range scanned
     alphas:np.ndarray # the change points, increasing
     points:np.ndarray # w at each: the fold, or the end the critical point crosses
     kinds:list # "fold" or "end" per change point
@@ -376,10 +379,10 @@ class CountChanges:
 
 # %% ../nbs/05_theory.ipynb #63e6e9a5
 def critical_count_changes(tasks, # a Tasks1D (F is their MAML loss), or a jet (w, α) -> (F′, F″, F‴, ∂αF′, ∂αF″)
-                           alpha_lo:float, # the α range scanned
-                           alpha_hi:float,
-                           lo:float=-10.0, # the interval of w
-                           hi:float=10.0,
+                           alpha_lo:float, # lower end of the α range
+                           alpha_hi:float, # upper end of the α range
+                           lo:float=-10.0, # lower end of the interval of w
+                           hi:float=10.0, # upper end of the interval of w
                            p:np.ndarray|None=None, # task distribution (Tasks1D only); None for uniform
                            n:int=400_001, # grid of w for the count at alpha_lo
                            grid:tuple=(4001, 41), # first (w, α) grid of the fold search
@@ -387,6 +390,10 @@ def critical_count_changes(tasks, # a Tasks1D (F is their MAML loss), or a jet (
                            xtol:float=1e-9, # α-width of the search's last cells
                           ) -> CountChanges:
     "Every α in [alpha_lo, alpha_hi] where the number of critical points of F on [lo, hi] changes, and the counts between."
+    if not (np.isfinite(alpha_lo) and np.isfinite(alpha_hi) and alpha_lo < alpha_hi):
+        raise ValueError(f"alpha_lo < alpha_hi must be finite numbers (the α range); got alpha_lo={alpha_lo!r}, alpha_hi={alpha_hi!r}")
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"lo < hi must be finite numbers (the interval of w); got lo={lo!r}, hi={hi!r}")
     jet = (lambda w, a: maml_jet(tasks, w, a, p)) if isinstance(tasks, Tasks1D) else tasks
     w = np.linspace(lo, hi, n)
     d1 = maml_1d(tasks, w, alpha_lo, p)[1] if isinstance(tasks, Tasks1D) else jet(w, alpha_lo)[0]

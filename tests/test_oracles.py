@@ -207,3 +207,9 @@ def test_help_lists_parameters():
     assert "  d: dimension of w" in TaskPool.from_functions.__doc__
     from bimaml_nb.oracles import check_int
     assert "  lo: the smallest allowed value" in check_int.__doc__
+
+def test_from_functions_pools_keep_the_general_engine():
+    pool = TaskPool.from_functions([lambda w: anp.sum(anp.sin(w) ** 2), lambda w: anp.sum(w ** 4)], d=2)
+    assert type(pool._engine).__name__ == "_AutogradTasks"
+    w, u = np.array([0.3, -1.2]), np.array([1.0, 0.5])
+    np.testing.assert_allclose(central_difference(lambda v: pool.grad_F(v, 0.1), w, u), pool.hvp_F(w, u, 0.1), rtol=1e-6)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from bimaml_nb.oracles import TaskPool, squared_loss, logistic_loss, least_squares_moments, maml_quadratic
+from bimaml_nb.oracles import TaskPool, squared_loss, logistic_loss, least_squares_moments, maml_quadratic, GRAD_F_COST
 from bimaml_nb.algorithms import maml, bimaml, fo_maml, hf_maml, descend
 
 def _pool(seed, M=4, n=30, d=5):
@@ -27,11 +27,12 @@ def test_maml_and_bimaml_reach_the_closed_form_minimiser(seed, alpha):
 
 def test_bimaml_phases_are_ordered_and_switch_is_recorded():
     pool = _pool(3)[0]
-    r = bimaml(pool, 10 * np.ones(5), 0.2, 0.2, max_iter=200)
-    assert r.switch is not None and r.switch > 0
-    assert np.all(r.phase[:r.switch + 1] == 1) and np.all(r.phase[r.switch + 1:] == 2)
-    # phase-1 steps cost one gradient-equivalent each (plus the threshold checks); phase-2 steps four
-    np.testing.assert_allclose(np.diff(r.cost)[r.switch + 1:], 4.0)
+    r = bimaml(pool, 10 * np.ones(5), 0.2, 0.2, max_iter=200, record_every=1)
+    assert r.switch is not None and r.switch > 0 and r.t[r.switch] == r.switch
+    # a row's phase is that of the step taken from its iterate: phase 2 starts at the switch row
+    assert np.all(r.phase[:r.switch] == 1) and np.all(r.phase[r.switch:] == 2)
+    # every phase-2 iterate costs one exact meta-gradient
+    np.testing.assert_allclose(np.diff(r.cost)[r.switch:], GRAD_F_COST)
 
 def test_stochastic_runs_repeat_bit_for_bit():
     pool = TaskPool.from_data(logistic_loss(0.1), np.random.default_rng(0).normal(size=(6, 20, 3)),

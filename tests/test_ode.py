@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from bimaml_nb.oracles import TaskPool, squared_loss, logistic_loss, least_squares_moments, maml_quadratic
 from bimaml_nb.algorithms import maml
-from bimaml_nb.ode import solve, maml_field_prop31, METHODS
+from bimaml_nb.ode import solve, maml_field_prop31, SOLVERS
 
 def _lsq(seed, M=3, n=15, d=4):
     rng = np.random.default_rng(seed)
@@ -19,7 +19,7 @@ def test_prop31_field_is_minus_grad_F(seed, alpha):
     w = rng.normal(size=3)
     np.testing.assert_allclose(maml_field_prop31(pool, w, alpha, nodes=24), -pool.grad_F(w, alpha), rtol=1e-10, atol=1e-13)
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m != "Euler"])
+@pytest.mark.parametrize("method", [m for m in SOLVERS if m != "Euler"])
 def test_every_solver_reaches_the_closed_form_minimiser(method):
     pool, X, y = _lsq(0)
     w_star = maml_quadratic(*least_squares_moments(X, y), 0.2)[1]

@@ -1,29 +1,91 @@
-"""The command line: complete outputs, same seed same numbers, bad input exits 2 with nothing written."""
-import json, subprocess, sys
+"""The command line: complete outputs, same seed same numbers, only what it wrote, clean stops, bad input exits 2 with nothing written."""
+import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
-from bimaml_nb.experiments import main, strip_timings
+from bimaml_nb.cli import main, strip_timings, clean_partials
 
 BIN = str(Path(sys.executable).parent / "bimaml-nb")
-QUICK = ["reproduce", "--quick", "--only", "synthetic_regression", "diabetes", "fig1"]
+QUICK = ["reproduce", "--quick", "--jobs", "1"]
 
-def test_quick_run_writes_complete_outputs_and_repeats_exactly(tmp_path):
+def _refuse(c): raise ValueError(f"non-strict JSON constant {c}")
+
+def test_quick_run_writes_complete_outputs_and_repeats_exactly(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
-    main(QUICK + ["--out", str(a), "--seed", "4"]); main(QUICK + ["--out", str(b), "--seed", "4"])
+    for d in (a, b): main(QUICK + ["--only", "synthetic_regression", "diabetes", "fig1", "--out", str(d), "--seeds", "4"])
     for d in (a, b):
         assert sorted(p.name for p in d.iterdir()) == ["eps0.png", "fig1.png", "fig2.png", "results.json", "results.md"]
-    ra, rb = (json.loads((d / "results.json").read_text()) for d in (a, b))
-    assert set(ra["fig2"]) == {"synthetic_regression", "diabetes"} and ra["fig1"]["nonconvex_intervals"] > 0
+    ra, rb = (json.loads((d / "results.json").read_text(), parse_constant=_refuse) for d in (a, b))
+    assert set(ra["choices"]) == {"synthetic_regression", "diabetes"} and ra["fig1"]["nonconvex_intervals"] > 0
     assert ra["choices"]["diabetes"]["scaling"] == "standardise" and ra["versions"]["numpy"]
-    assert len(ra["claims"]) == 4 and all(r["verdict"] in ("holds", "partly", "does not hold") for r in ra["claims"])
+    assert all(r["verdict"] in ("holds", "partly", "does not hold", "not comparable") for r in ra["claims"])
     assert strip_timings(ra) == strip_timings(rb)
     md = (a / "results.md").read_text()
-    assert "| claim | paper | ours | verdict |" in md and "Beyond 50" in md
+    assert md.index("| claim |") < md.index("## The same claims under the other choices")  # results.md leads with the claims table
+
+def test_results_json_is_strict(tmp_path):
+    out = tmp_path / "o"
+    main(QUICK + ["--only", "synthetic_regression", "--out", str(out)])
+    text = (out / "results.json").read_text()
+    res = json.loads(text, parse_constant=_refuse)  # the old writer put bare Infinity here (the ε₀ sweep's c = ∞)
+    assert "Infinity" not in text and "NaN" not in text
+    assert "inf" in [r["c"] for r in res["eps0_sweep"]["synthetic_regression"]]
+
+def test_only_writes_and_claims_only_its_files(tmp_path, capsys):
+    out = tmp_path / "o"
+    main(QUICK + ["--only", "synthetic_regression", "fig1", "--out", str(out)])
+    capsys.readouterr()
+    main(QUICK + ["--only", "fig1", "--out", str(out)])
+    said = capsys.readouterr().out
+    res = json.loads((out / "results.json").read_text())
+    assert res["files"] == ["fig1.png", "results.json", "results.md"]
+    assert sorted(p.name for p in out.iterdir()) == res["files"]  # the first run's fig2.png and eps0.png are gone
+    assert "fig2.png" not in said and "eps0.png" not in said
+
+def test_user_files_in_out_are_kept(tmp_path):
+    out = tmp_path / "o"; out.mkdir(); (out / "notes.txt").write_text("mine")
+    main(QUICK + ["--only", "fig1", "--out", str(out)])
+    assert (out / "notes.txt").read_text() == "mine"
+
+def test_sigterm_leaves_nothing_and_says_one_line(tmp_path):
+    out = tmp_path / "o"
+    p = subprocess.Popen([BIN, "reproduce", "--jobs", "1", "--seeds", "0-3", "--only", "synthetic_regression", "diabetes", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):  # wait until the run is under way
+        if p.poll() is not None or (out.exists()): break
+        time.sleep(0.05)
+    time.sleep(3.0)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "SIGTERM" in err
+    assert not list(out.glob(".partial-*")) and not (out / "results.json").exists()
+
+def test_a_later_run_removes_what_a_killed_one_left(tmp_path):
+    out = tmp_path / "o"; out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"]); dead.wait()
+    stale = out / f".partial-{dead.pid}-abc"; stale.mkdir(); (stale / "fig2.png").write_text("half")
+    live = out / f".partial-{os.getpid()}-xyz"; live.mkdir()  # a running process's folder is left alone
+    assert clean_partials(out) == [stale.name] and live.exists()
+    live.rmdir(); stale.mkdir(); main(QUICK + ["--only", "fig1", "--out", str(out)])
+    assert not list(out.glob(".partial-*"))
+
+def test_version():
+    from bimaml_nb import __version__
+    p = subprocess.run([BIN, "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == f"bimaml-nb {__version__}"
+
+def test_help_starts_without_heavy_imports():
+    code = ("import sys\nfrom bimaml_nb.cli import main\ntry: main(['reproduce', '--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('matplotlib', 'sklearn', 'mlxtend', 'joblib') if m in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip().splitlines()[-1] == "[]", p.stdout + p.stderr
+    assert all(o in p.stdout for o in ("--only", "--out", "--seeds", "--quick", "--jobs", "--scheduler"))
 
 @pytest.mark.parametrize("args, message", [
     (["reproduce", "--only", "cifar"], "invalid choice"),
-    (["reproduce", "--seed", "-1"], "seed must be an integer >= 0"),
-    (["reproduce", "--seed", "x"], "seed must be an integer >= 0"),
+    (["reproduce", "--seeds", "-1"], "seeds must be integers >= 0"),
+    (["reproduce", "--seed", "x"], "seeds must be integers >= 0"),
+    (["reproduce", "--seeds", "3-1"], "seeds must be integers >= 0"),
 ])
 def test_bad_arguments_exit_2(tmp_path, args, message):
     out = tmp_path / "out"
@@ -31,12 +93,13 @@ def test_bad_arguments_exit_2(tmp_path, args, message):
     assert p.returncode == 2 and message in p.stderr
     assert not out.exists() or not any(out.iterdir())
 
+def test_empty_out_exits_2(tmp_path):
+    p = subprocess.run([BIN, "reproduce", "--quick", "--out", ""], capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 2 and "--out must name a folder" in p.stderr
+    assert not any(tmp_path.iterdir())
+
 def test_unwritable_out_exits_2(tmp_path):
     blocker = tmp_path / "file"; blocker.write_text("not a folder")
     p = subprocess.run([BIN, "reproduce", "--quick", "--out", str(blocker / "sub")], capture_output=True, text=True)
     assert p.returncode == 2 and "not a writable folder" in p.stderr
     assert blocker.read_text() == "not a folder"
-
-def test_help_explains_every_option():
-    p = subprocess.run([BIN, "reproduce", "--help"], capture_output=True, text=True)
-    assert p.returncode == 0 and all(o in p.stdout for o in ("--only", "--out", "--seed", "--quick"))

@@ -42,7 +42,9 @@ def test_claim_rows_count_seeds_and_carry_spread():
             for s, (d, sw) in enumerate([(0.4, 10), (0.1, 10), (0.66, None)])]
     row = fig2_claims(recs)[0]
     assert row["per_seed"] == ["holds", "partly", "not comparable"] and row["holds_in"] == 1 and row["seeds"] == 3
-    assert row["cost_decrease"] == dict(median=0.4, min=0.1, max=0.66, n=3) and row["verdict"] == "partly"
+    assert row["cost_decrease"] == dict(median=0.25, min=0.1, max=0.4, n=2) and row["verdict"] == "partly"  # over the comparable seeds
+    nc = fig2_claims([dict(r, runs={"fixed_point": fake(0.66, switch=None)}) for r in recs])[0]
+    assert nc["verdict"] == "not comparable" and nc["cost_decrease"]["n"] == 3  # none comparable: over all seeds
 
 def _switch_numpy(A, b, w0, beta, tau, n_iter=50):
     Ab, bb = A.mean(0), b.mean(0); w = w0.copy()

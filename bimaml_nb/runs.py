@@ -203,6 +203,7 @@ class Recorder:
         if not finite and self.rows: return "the iterate is not finite"
         m = self.metrics(w, known) if finite else (math.nan,) * 3
         why = diverging(m[0], m[1], *(self.rows[0][1:3] if self.rows else m[:2])) if finite else "the iterate is not finite"
+        if why is None and not math.isfinite(m[2]): why = "‖∇f‖ is not finite"  # f overflowed: no row of a run has a non-finite metric
         if why is None or not self.rows:
             if self.rows and self.rows[-1][0] == t: self.rows.pop(); self.its.pop()  # the same point again: keep the newest
             self.rows.append((t, *m, phase, wall, cpu, cost)); self.its.append(np.array(w, dtype=float))

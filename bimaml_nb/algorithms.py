@@ -120,7 +120,7 @@ def _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size
     w0 = check_pool(pool).check_w(w0, "w0")
     alpha, beta = check_alpha(alpha), check_positive(beta, "beta", "the meta step size")
     check_positive(eps, "eps", "the tolerance on ‖∇F‖"); check_int(max_iter, "max_iter", 0, "the step budget")
-    if order not in GRAD_F_ORDERS: raise ValueError(f"order must be one of {GRAD_F_ORDERS}; got {order!r}")
+    if not (isinstance(order, str) and order in GRAD_F_ORDERS): raise ValueError(f"order must be one of {GRAD_F_ORDERS}; got {order!r}")
     if not (eps0 is None or (isinstance(eps0, str) and eps0 == "auto")):
         if isinstance(eps0, str) or np.ndim(eps0) != 0 or np.asarray(eps0).dtype.kind not in "iuf" or not eps0 >= 0:
             raise ValueError(f"eps0 must be a number >= 0 (inf allowed), 'auto' or None (no phase 1); got {eps0!r}")

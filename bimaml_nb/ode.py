@@ -24,10 +24,18 @@ __all__ = ['SOLVERS', 'EXPLICIT', 'STIFF', 'gauss_legendre01', 'segment_hessian_
 def gauss_legendre01(nodes:int, # number of quadrature nodes n ≥ 1
                     ) -> tuple: # nodes s_q in (0, 1) and weights c_q summing to 1
     "Gauss–Legendre nodes and weights on [0, 1]."
-    x, c = leggauss(check_int(nodes, "nodes", 1, "Gauss–Legendre nodes"))
+    if check_int(nodes, "nodes", 1, "Gauss–Legendre nodes") > 1000:
+        raise ValueError(f"nodes must be an integer in [1, 1000] (more nodes cost seconds and gain nothing in double precision); got {nodes!r}")
+    x, c = leggauss(int(nodes))
     return (x + 1) / 2, c / 2
 
 # %% ../nbs/04_ode.ipynb #ddf8b5f3
+def _finite_out(a, what):
+    "a, if every entry is finite; else a ValueError saying the evaluation overflowed at this w and alpha."
+    if not np.all(np.isfinite(a)): raise ValueError(f"{what} is not finite at this w and alpha (an overflow or a non-finite loss): pass a smaller alpha or a w where the losses are finite")
+    return a
+
+# %% ../nbs/04_ode.ipynb #98b94732
 def segment_hessian_times(pool, # the tasks
                           w:np.ndarray, # point, shape (d,)
                           alpha:float, # inner MAML step size α
@@ -39,7 +47,7 @@ def segment_hessian_times(pool, # the tasks
     w, alpha, (s, c) = check_pool(pool).check_w(w), check_alpha(alpha), gauss_legendre01(nodes)
     G = pool.task_grads(w) if G is None else check_finite(G, "G", "pass the task gradients at w, or None")
     if G.shape != (pool.M, pool.d): raise ValueError(f"G must have shape ({pool.M}, {pool.d}), one task gradient per row; got {G.shape}")
-    return sum(cq * pool.task_hvps(w - sq * alpha * G, V) for sq, cq in zip(s, c))
+    return _finite_out(sum(cq * pool.task_hvps(w - sq * alpha * G, V) for sq, cq in zip(s, c)), "segment_hessian_times")
 
 def B_grad(pool, # the tasks
            w:np.ndarray, # point, shape (d,)
@@ -50,11 +58,11 @@ def B_grad(pool, # the tasks
     w, alpha = check_pool(pool).check_w(w), check_alpha(alpha)
     G = pool.task_grads(w)
     HbG = segment_hessian_times(pool, w, alpha, G, nodes, G)
-    return alpha * (pool.task_hvps(w, G) + HbG) - alpha ** 2 * pool.task_hvps(w, HbG)
+    return _finite_out(alpha * (pool.task_hvps(w, G) + HbG) - np.square(alpha) * pool.task_hvps(w, HbG), "B_grad")
 
 def maml_field_prop31(pool, w:np.ndarray, alpha:float, nodes:int=16) -> np.ndarray:
     "The MAML ODE's field written as in (3.2): $-\\nabla f(w) + \\mathbb{E}_i B_i(w)\\nabla f_i(w)$, shape (d,)."
-    return -pool.grad_f(w) + pool.p @ B_grad(pool, w, check_alpha(alpha), nodes)
+    return _finite_out(-check_pool(pool).grad_f(w) + pool.p @ B_grad(pool, w, check_alpha(alpha), nodes), "maml_field_prop31")
 
 # %% ../nbs/04_ode.ipynb #b90a9520
 def mean_value_point(d2f, # second derivative f_i'' of a 1-D task, vectorised

@@ -67,6 +67,8 @@ class Budgeted:
         a = getattr(self.pool, name)
         if name not in _ORACLES: return a
         def call(*args, **kw):
+            if self.flag[0] and name in ("hvp_f", "hvp_F"):  # spent: the run machinery's divergence advice
+                raise BudgetSpent("budget spent")            # (a power iteration of HVPs) is skipped
             out = a(*args, **kw)
             c = self.pool.counter
             if not c.paused and c.cost_since(self.snap) > self.budget:

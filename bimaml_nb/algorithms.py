@@ -184,7 +184,10 @@ def hf_maml(pool, w0:np.ndarray, alpha:float, beta:float, **kwargs) -> Result:
     return descend(pool, w0, alpha, beta, order="hessian_free", **_keywords(hf_maml, kwargs))
 
 @delegates(descend, but=["order", "eps0", "method"])
-def bimaml(pool, w0:np.ndarray, alpha:float, beta:float,
+def bimaml(pool, # the tasks: a TaskPool or any pool with the same oracles
+           w0:np.ndarray, # initial point, shape (d,)
+           alpha:float, # inner MAML step size α ≥ 0
+           beta:float, # meta step size β > 0
            eps0:float|str="auto", # phase 1 (descend f) while ‖∇f‖ ≥ eps0; "auto" for the default rule
            **kwargs) -> Result:
     "BI-MAML (Algorithm 2): descend f while ‖∇f‖ ≥ eps0, then F until ‖∇F‖ ≤ eps."

@@ -277,11 +277,10 @@ def fig2_claims(records:list, # pool_record outputs (any pools, any seeds)
     for name in FIG2:
         recs = [r for r in records if r["name"] == name]
         if not recs: continue
-        runs = [r["runs"][rule] if model is None else r["variants"][model][rule] for r in recs]
+        every = [r["runs"][rule] if model is None else r["variants"][model][rule] for r in recs]
         p = PAPER_DECREASE[name]
-        tv = [timing_verdict(x, p) for x in runs]
-        comparable = [x for x, (v, _) in zip(runs, tv) if v != "not comparable"]
-        runs = comparable or runs  # spreads over the comparable seeds when there are any
+        tv = [timing_verdict(x, p) for x in every]
+        runs = [x for x, (v, _) in zip(every, tv) if v != "not comparable"] or every  # spreads over the comparable seeds, if any
         cpu = [float(np.median(x["cpu_decrease"])) for x in runs if "cpu_decrease" in x]
         ma = [r["matched"] for r in recs if r["matched"]["step"] is not None] if model is None else []
         rows.append(_row(f"{name}: BI-MAML decreases computation after 50 iterations", p, [v for v, _ in tv], [w for _, w in tv],
@@ -293,7 +292,7 @@ def fig2_claims(records:list, # pool_record outputs (any pools, any seeds)
                                       grad_F_ratio=_spread([m["grad_F"]["BI-MAML"] / m["grad_F"]["MAML"] for m in ma])) if ma else None))
         if name in STEP_CLAIMS:
             k, text = STEP_CLAIMS[name]
-            sv = [step_verdict(x, k) for x in runs]
+            sv = [step_verdict(x, k) for x in every]
             rows.append(_row(text, "qualitative", [v[0] for v in sv], [v[1] for v in sv], kind="step", pool=name,
                              bi_ratio=_spread([v[2] for v in sv]), maml_ratio=_spread([v[3] for v in sv])))
     return rows

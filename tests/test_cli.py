@@ -103,3 +103,12 @@ def test_unwritable_out_exits_2(tmp_path):
     p = subprocess.run([BIN, "reproduce", "--quick", "--out", str(blocker / "sub")], capture_output=True, text=True)
     assert p.returncode == 2 and "not a writable folder" in p.stderr
     assert blocker.read_text() == "not a folder"
+
+def test_committed_claims_table_is_rendered_from_the_committed_run():
+    "nbs/images/claims.md (shown in the README) is claims_table of the ten-seed run whose results.json is committed beside it."
+    from bimaml_nb.reports import claims_table
+    images = Path(__file__).resolve().parents[1] / "nbs" / "images"
+    res = json.loads((images / "results.json").read_text(), parse_constant=_refuse)
+    assert res["seeds"] == list(range(10)) and res["experiments"] == ["synthetic_regression", "diabetes", "synthetic_svm", "mnist_svm", "fig1"]
+    assert (images / "claims.md").read_text() == claims_table(res)
+    assert {r["verdict"] for r in res["claims"]} <= {"holds", "partly", "does not hold", "not comparable"}

@@ -43,6 +43,8 @@ def test_claim_rows_count_seeds_and_carry_spread():
     row = fig2_claims(recs)[0]
     assert row["per_seed"] == ["holds", "partly", "not comparable"] and row["holds_in"] == 1 and row["seeds"] == 3
     assert row["cost_decrease"] == dict(median=0.25, min=0.1, max=0.4, n=2) and row["verdict"] == "partly"  # over the comparable seeds
+    step = fig2_claims([dict(r, name="synthetic_regression") for r in recs])[1]
+    assert step["seeds"] == 3 and step["per_seed"] == ["holds"] * 3  # step claims are judged on every seed
     nc = fig2_claims([dict(r, runs={"fixed_point": fake(0.66, switch=None)}) for r in recs])[0]
     assert nc["verdict"] == "not comparable" and nc["cost_decrease"]["n"] == 3  # none comparable: over all seeds
 

@@ -32,16 +32,34 @@ def test_readme_is_generated_from_index():
     assert out.strip() == (ROOT / "README.md").read_text().strip(), \
         "README.md is out of date: jupyter nbconvert --to markdown --stdout nbs/index.ipynb > README.md"
 
-def test_readme_python_example_runs():
-    blocks, lang, lines = [], None, []
-    for line in (ROOT / "README.md").read_text().splitlines():
-        if line.startswith("```") and lang is None: lang, lines = line[3:].strip() or "python", []
-        elif line.startswith("```"):
-            if lang == "python": blocks.append("\n".join(lines))
-            lang = None
-        elif lang is not None: lines.append(line)
-    assert blocks, "README.md has no python example"
-    exec(compile("\n".join(blocks), "README.md", "exec"), {})
+def _readme_examples():
+    "Each python block of README.md with the output printed under it (an indented block), in order."
+    lines, out, i = (ROOT / "README.md").read_text().splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].startswith("```"):
+            lang, j = lines[i][3:].strip(), lines.index("```", i + 1)
+            code, i = "\n".join(lines[i + 1:j]), j + 1
+            if lang not in ("", "python"): continue
+            while i < len(lines) and not lines[i].strip(): i += 1
+            shown = []
+            while i < len(lines) and (lines[i].startswith("    ") or (not lines[i].strip() and i + 1 < len(lines) and lines[i + 1].startswith("    "))):
+                shown.append(lines[i][4:]); i += 1
+            out.append((code, "\n".join(shown).strip()))
+        else: i += 1
+    return out
+
+def test_readme_python_examples_print_what_readme_shows():
+    import contextlib, io
+    examples, ns = _readme_examples(), {}
+    assert examples, "README.md has no python example"
+    for code, shown in examples:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf): exec(compile(code, "README.md", "exec"), ns)
+        assert buf.getvalue().strip() == shown, f"README shows\n{shown}\nbut the example prints\n{buf.getvalue()}"
+
+def test_readme_claims_table_is_the_committed_run():
+    table = (ROOT / "nbs" / "images" / "claims.md").read_text().strip()
+    assert table in (ROOT / "README.md").read_text(), "README.md must show nbs/images/claims.md verbatim (regenerate the README)"
 
 def test_readme_commands_are_what_ci_runs():
     readme, ci = (ROOT / "README.md").read_text(), (ROOT / ".ci" / "run").read_text()

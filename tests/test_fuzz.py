@@ -265,6 +265,15 @@ def test_algorithms_degenerate_pools_and_starts(run, pool, start, beta):
         assert L > 0, f"beta advice from a non-positive curvature: {r.message}"  # advice only from positive curvature
 
 
+@settings(FUZZ, max_examples=25)
+@given(pool=st.sampled_from(sorted(POOLS)), start=st.sampled_from(range(len(STARTS))), beta=st.sampled_from([0.1, 1e3]),
+       order=st.sampled_from(["exact", "first", "hessian_free"]), eps0=st.sampled_from([None, "auto", 0.0, 1e3]),
+       batch=st.sampled_from([None, 1, 5]), every=st.sampled_from([None, 1, 7]))
+def test_descend_degenerate_stochastic_and_two_phase(pool, start, beta, order, eps0, batch, every):
+    outcome("algorithms.descend", alg.descend, POOLS[pool], STARTS[start], 0.1, beta, max_iter=20, order=order, eps0=eps0,
+            batch_size=batch, rng=np.random.default_rng(0), record_every=every)
+
+
 def test_plain_numpy_loss_runs():
     for run in (alg.maml, alg.bimaml):
         outcome(f"algorithms.{run.__name__}", run, PLAIN, np.ones(2), 0.1, 0.1, max_iter=2)
@@ -328,7 +337,7 @@ def test_solve_options(method, option, v, pool):
 
 @settings(FUZZ, max_examples=40)
 @given(method=st.sampled_from(METHODS), pool=st.sampled_from(sorted(POOLS)), start=st.sampled_from(range(len(STARTS))),
-       eps0=st.sampled_from([None, 0.5]))
+       eps0=st.sampled_from([None, 0.0, 0.5, 1e3]))
 def test_solve_degenerate_pools_and_starts(method, pool, start, eps0):
     kw = dict(h=0.1) if method == "Euler" else {}
     r = outcome("ode.solve", ode.solve, POOLS[pool], STARTS[start], 0.1, method, eps0=eps0, max_steps=40, **kw)

@@ -9,8 +9,8 @@ import inspect
 import numpy as np
 from fastcore.meta import delegates
 
-from .oracles import GRAD_F_ORDERS, check_alpha, check_positive, check_int
-from .runs import Result, Stepper, Diverged, drive, document
+from .oracles import GRAD_F_ORDERS, check_alpha, check_positive, check_int, document
+from .runs import Result, Stepper, Diverged, drive
 
 # %% auto #0
 __all__ = ['NAMES', 'largest_eigenvalue', 'step_advice', 'check_pool', 'eps0_auto', 'Descent', 'descend', 'maml', 'fo_maml',

@@ -195,5 +195,5 @@ def main(argv:list|None=None, # command-line arguments; None: sys.argv[1:]
     print(claims_table(res))
 
 # %% ../nbs/08_cli.ipynb #ec8ff8a8
-from .runs import document
+from .oracles import document
 document(globals())

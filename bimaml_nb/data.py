@@ -14,7 +14,7 @@ from sklearn.datasets import load_diabetes, make_classification
 
 from .oracles import (TaskPool, squared_loss, hinge_loss, logistic_loss, squared_hinge_loss, predict,
                                least_squares_moments, maml_quadratic, check_int, check_finite)
-from .runs import check_real
+from .oracles import check_real
 
 # %% auto #0
 __all__ = ['LOSS_SCALINGS', 'W0_CHOICES', 'DIABETES_SCALINGS', 'SVM_LOSSES', 'MNIST_PAIRS', 'EXPERIMENTS', 'Experiment',
@@ -235,5 +235,5 @@ def load_experiment(name:str, # a key of EXPERIMENTS
     return EXPERIMENTS[name](**choices) if name == "fig1" else EXPERIMENTS[name](seed=seed, **choices)
 
 # %% ../nbs/02_data.ipynb #bed46843
-from .runs import document
+from .oracles import document
 document(globals())

@@ -10,8 +10,8 @@ from contextlib import nullcontext
 import numpy as np
 from scipy.optimize import minimize
 
-from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss
-from .runs import Result, drive, document
+from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, document
+from .runs import Result, drive
 from .data import Experiment, load_experiment
 from .algorithms import Descent, maml, bimaml, eps0_auto
 from .ode import solve, EXPLICIT, STIFF

@@ -11,8 +11,8 @@ from numpy.polynomial.legendre import leggauss
 from scipy.integrate import OdeSolver, RK45, RK23, DOP853, BDF, Radau, LSODA
 from scipy.optimize import brentq
 
-from .oracles import check_alpha, check_positive, check_int, check_finite
-from .runs import Result, Stepper, Diverged, drive, document, check_real
+from .oracles import check_alpha, check_positive, check_int, check_finite, document, check_real
+from .runs import Result, Stepper, Diverged, drive
 from .algorithms import check_pool
 
 # %% auto #0

@@ -8,7 +8,8 @@ import json, math
 
 import numpy as np
 
-from .runs import plot_results, document
+from .runs import plot_results
+from .oracles import document
 from .theory import landscape_1d, maml_1d, fig1_tasks
 
 # %% auto #0

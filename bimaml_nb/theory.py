@@ -443,5 +443,5 @@ def alpha_zeta_half(c:Constants) -> float:
     return float(brentq(lambda a: zeta(c, a) - c.mu / 2, 0.0, 1.0 / c.L))
 
 # %% ../nbs/05_theory.ipynb #a9908cab
-from .runs import document
+from .oracles import document
 document(globals())

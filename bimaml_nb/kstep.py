@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Sequence
 
-import numpy as onp
-import autograd.numpy as np
+import numpy as np
+import autograd.numpy as anp
 from autograd import grad, hessian, make_vjp
 from fastcore.basics import patch
 
@@ -40,9 +40,9 @@ class MLP:
 
 # %% ../nbs/09_kstep.ipynb #67d228da
 @patch
-def __call__(self:MLP, W:np.ndarray, # parameters, one row per task (M, d), or one vector (d,)
-             X:np.ndarray, # inputs (M, n, n_0), or (n, n_0) with one vector
-            ) -> np.ndarray: # predictions (M, n), or (n,)
+def __call__(self:MLP, W:anp.ndarray, # parameters, one row per task (M, d), or one vector (d,)
+             X:anp.ndarray, # inputs (M, n, n_0), or (n, n_0) with one vector
+            ) -> anp.ndarray: # predictions (M, n), or (n,)
     "The network's outputs for every task's inputs under that task's parameters."
     if W.shape[-1] != self.n_params:
         raise ValueError(f"w has {W.shape[-1]} entries but {self!r} has {self.n_params} parameters: "
@@ -50,16 +50,16 @@ def __call__(self:MLP, W:np.ndarray, # parameters, one row per task (M, d), or o
     if W.ndim == 1: return self(W[None], X[None])[0]
     h, k, M = X, 0, W.shape[0]
     for l, (a, b) in enumerate(self.shapes):
-        Wl = np.reshape(W[:, k:k + a * b], (M, a, b)); bl = W[:, k + a * b:k + a * b + b]; k += a * b + b
+        Wl = anp.reshape(W[:, k:k + a * b], (M, a, b)); bl = W[:, k + a * b:k + a * b + b]; k += a * b + b
         h = h @ Wl + bl[:, None, :]
         if l < len(self.shapes) - 1: h = self.act(h)
     return h[..., 0]
 
 @patch
-def init(self:MLP, rng:onp.random.Generator, # the only source of randomness
-        ) -> onp.ndarray: # a parameter vector, shape (n_params,)
+def init(self:MLP, rng:np.random.Generator, # the only source of randomness
+        ) -> np.ndarray: # a parameter vector, shape (n_params,)
     "Weights and biases drawn U(−1/√n_in, 1/√n_in) per layer (PyTorch's `nn.Linear` default)."
-    return onp.concatenate([rng.uniform(-1, 1, a * b + b) / onp.sqrt(a) for a, b in self.shapes])
+    return np.concatenate([rng.uniform(-1, 1, a * b + b) / np.sqrt(a) for a, b in self.shapes])
 
 # %% ../nbs/09_kstep.ipynb #1977fde7
 LOSS_KINDS = ("mse", "squared")
@@ -88,18 +88,18 @@ def _data(X, y, name_X, name_y, M=None, p=None):
 
 def _task_values(loss, X, y):
     "S(W) = (mean_j loss(W_i; x_ij, y_ij))_i, the task losses at one point per task, shape (M,)."
-    omega = onp.full(y.shape, 1.0 / y.shape[1])  # sample weights 1/n, as in `TaskPool.from_data`
-    def S(W): return np.sum(omega * loss(W, X, y), axis=-1)
+    omega = np.full(y.shape, 1.0 / y.shape[1])  # sample weights 1/n, as in `TaskPool.from_data`
+    def S(W): return anp.sum(omega * loss(W, X, y), axis=-1)
     return S
 
 # %% ../nbs/09_kstep.ipynb #9ca53d3a
 class KStepPool:
     "M tasks with support and query data, K inner steps, and counted oracles for f, F_K and their derivatives."
     def __init__(self, loss:Callable, # per-sample loss(W, X, y) -> (M, n) in autograd.numpy; `n_params` if a model's
-                 X:onp.ndarray, # support inputs, shape (M, n_s, p)
-                 y:onp.ndarray, # support targets, shape (M, n_s)
-                 Xq:onp.ndarray|None=None, # query inputs, shape (M, n_q, p); None: the support data
-                 yq:onp.ndarray|None=None, # query targets, shape (M, n_q)
+                 X:np.ndarray, # support inputs, shape (M, n_s, p)
+                 y:np.ndarray, # support targets, shape (M, n_s)
+                 Xq:np.ndarray|None=None, # query inputs, shape (M, n_q, p); None: the support data
+                 yq:np.ndarray|None=None, # query targets, shape (M, n_q)
                  K:int=1, # inner gradient steps K ≥ 1
                  dim:int|None=None, # d; None: loss.n_params for a model's loss, else p (a linear model)
                  p:Sequence|None=None, # task distribution, shape (M,); None for uniform
@@ -115,8 +115,8 @@ class KStepPool:
         self.p, self.loss = check_p(p, self.M), loss
         _probe(loss, self.M, self.d, self.X, self.y)
         self._Ss, self._Sq = _task_values(loss, self.X, self.y), _task_values(loss, self.Xq, self.yq)
-        self._Gs = grad(lambda W: np.sum(self._Ss(W)))  # row i: ∇f_i^s(W_i)
-        self._Gq = grad(lambda W: np.sum(self._Sq(W))) if self.split else self._Gs
+        self._Gs = grad(lambda W: anp.sum(self._Ss(W)))  # row i: ∇f_i^s(W_i)
+        self._Gq = grad(lambda W: anp.sum(self._Sq(W))) if self.split else self._Gs
         self.counter = counter or OracleCounter(n_tasks=self.M, dim=self.d)
 
     def __repr__(self):
@@ -138,16 +138,16 @@ def _dim(loss, dim, n_inputs):
 def _probe(loss, M, d, X, y):
     "Call the loss once at W = 0 (M, d) and check it returns one loss per sample."
     msg = f"loss(W, X, y) must return one loss per sample, shape {y.shape}, for W of shape ({M}, {d})"
-    try: out = onp.shape(loss(onp.zeros((M, d)), X, y))
+    try: out = np.shape(loss(np.zeros((M, d)), X, y))
     except (ValueError, IndexError, TypeError) as e:
         raise ValueError(f"{msg} (d = {d} parameters; pass dim= if the model has another count); calling it raised: {e}") from e
     if out != y.shape: raise ValueError(f"{msg}; it returned shape {out}")
 
 # %% ../nbs/09_kstep.ipynb #2ca68d6e
 @patch
-def check_w(self:KStepPool, w:onp.ndarray, # a point, shape (d,)
+def check_w(self:KStepPool, w:np.ndarray, # a point, shape (d,)
             name:str="w", # the argument's name, for the message
-           ) -> onp.ndarray: # w as a float array of shape (d,)
+           ) -> np.ndarray: # w as a float array of shape (d,)
     "w as a float array if it is a finite point of shape (d,), else a ValueError naming it."
     w = check_finite(w, name, "pass finite values (a diverged iterate is the usual cause)")
     if w.shape != (self.d,):
@@ -163,38 +163,38 @@ def uncounted(self:KStepPool):
     finally: self.counter.paused = was
 
 @patch
-def _tile(self:KStepPool, w): return onp.repeat(w[None], self.M, axis=0)
+def _tile(self:KStepPool, w): return np.repeat(w[None], self.M, axis=0)
 
 KStepPool._w = KStepPool.check_w  # the name the run machinery used before `check_w`
 
 # %% ../nbs/09_kstep.ipynb #0c20f458
 @patch
-def task_grads(self:KStepPool, w:onp.ndarray, # point, shape (d,)
-              ) -> onp.ndarray: # ∇f_i^s(w) in row i, shape (M, d)
+def task_grads(self:KStepPool, w:np.ndarray, # point, shape (d,)
+              ) -> np.ndarray: # ∇f_i^s(w) in row i, shape (M, d)
     "Every task's support-loss gradient at w."
     w = self.check_w(w); self.counter.add('grad', self.M)
     return self._Gs(self._tile(w))
 
 @patch
-def f(self:KStepPool, w:onp.ndarray, # point, shape (d,)
+def f(self:KStepPool, w:np.ndarray, # point, shape (d,)
      ) -> float: # f(w) = E_i f_i^s(w)
     "The average support loss $f(w) = \\mathbb{E}_{i\\sim p} f_i^s(w)$."
     w = self.check_w(w); self.counter.add('value', self.M)
     return float(self.p @ self._Ss(self._tile(w)))
 
 @patch
-def grad_f(self:KStepPool, w:onp.ndarray, # point, shape (d,)
-          ) -> onp.ndarray: # ∇f(w), shape (d,)
+def grad_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
+          ) -> np.ndarray: # ∇f(w), shape (d,)
     "The gradient of the average support loss."
     return self.p @ self.task_grads(w)
 
 # %% ../nbs/09_kstep.ipynb #39b6285a
 @patch
-def task_hvps(self:KStepPool, w:onp.ndarray, # point (d,), or one point per task (M, d)
-              V:onp.ndarray, # one direction per task, shape (M, d)
-             ) -> onp.ndarray: # ∇²f_i^s(w_i) V_i in row i, shape (M, d)
+def task_hvps(self:KStepPool, w:np.ndarray, # point (d,), or one point per task (M, d)
+              V:np.ndarray, # one direction per task, shape (M, d)
+             ) -> np.ndarray: # ∇²f_i^s(w_i) V_i in row i, shape (M, d)
     "Every task's support-loss Hessian-vector product with its own direction (at its own point if given)."
-    W = self._tile(self.check_w(w)) if onp.shape(w) == (self.d,) else check_finite(w, 'w', 'the points must be finite')
+    W = self._tile(self.check_w(w)) if np.shape(w) == (self.d,) else check_finite(w, 'w', 'the points must be finite')
     V = check_finite(V, 'V', 'give finite directions')
     for name, a in (('w', W), ('V', V)):
         if a.shape != (self.M, self.d): raise ValueError(f"{name} must have shape ({self.M}, {self.d}), one row per task; got {a.shape}")
@@ -202,18 +202,18 @@ def task_hvps(self:KStepPool, w:onp.ndarray, # point (d,), or one point per task
     return make_vjp(self._Gs)(W)[0](V)
 
 @patch
-def hvp_f(self:KStepPool, w:onp.ndarray, # point, shape (d,)
-          v:onp.ndarray, # direction, shape (d,)
-         ) -> onp.ndarray: # ∇²f(w) v, shape (d,)
+def hvp_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
+          v:np.ndarray, # direction, shape (d,)
+         ) -> np.ndarray: # ∇²f(w) v, shape (d,)
     "The Hessian-vector product $\\nabla^2 f(w)\\,v$, without forming the Hessian."
     return self.p @ self.task_hvps(w, self._tile(self.check_w(v, 'v')))
 
 @patch
-def hess_f(self:KStepPool, w:onp.ndarray, # point, shape (d,)
-          ) -> onp.ndarray: # ∇²f(w), shape (d, d)
+def hess_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
+          ) -> np.ndarray: # ∇²f(w), shape (d, d)
     "The explicit Hessian $\\nabla^2 f(w)$ (a d×d array: for small d)."
     w = self.check_w(w); self.counter.add('hess', self.M)
-    return hessian(lambda u: np.dot(self.p, self._Ss(np.ones((self.M, 1)) * u)))(w)
+    return hessian(lambda u: anp.dot(self.p, self._Ss(anp.ones((self.M, 1)) * u)))(w)
 
 # %% ../nbs/09_kstep.ipynb #862edd10
 @patch
@@ -246,14 +246,14 @@ def _backward_fd(self:KStepPool, Us, V, alpha, delta):
     "The same product with each HVP a central difference of two support gradients (HF-MAML); 2K grads per task."
     self.counter.add('grad', 2 * self.K * self.M)
     for U in reversed(Us[:-1]):
-        norm = onp.linalg.norm(V, axis=1, keepdims=True)
-        u = onp.divide(V, norm, out=onp.zeros_like(V), where=norm > 0)
+        norm = np.linalg.norm(V, axis=1, keepdims=True)
+        u = np.divide(V, norm, out=np.zeros_like(V), where=norm > 0)
         V = V - alpha * (self._Gs(U + delta * u) - self._Gs(U - delta * u)) / (2 * delta) * norm
     return V
 
 # %% ../nbs/09_kstep.ipynb #37d59833
 @patch
-def F(self:KStepPool, w:onp.ndarray, # point, shape (d,)
+def F(self:KStepPool, w:np.ndarray, # point, shape (d,)
       alpha:float, # inner step size α ≥ 0
      ) -> float: # F_K(w)
     "The K-step MAML loss $F_K(w) = \\mathbb{E}_{i\\sim p} f_i^q(u_i^K)$: K grads and one value per task."
@@ -263,11 +263,11 @@ def F(self:KStepPool, w:onp.ndarray, # point, shape (d,)
     return float(self.p @ self._Sq(U))
 
 @patch
-def grad_F(self:KStepPool, w:onp.ndarray, # point, shape (d,)
+def grad_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
            alpha:float, # inner step size α ≥ 0
            order:str="exact", # "exact", "first" (FO-MAML) or "hessian_free" (HF-MAML)
            delta:float=1e-5, # probe length of the "hessian_free" central differences
-          ) -> onp.ndarray: # ∇F_K(w) or its approximation, shape (d,)
+          ) -> np.ndarray: # ∇F_K(w) or its approximation, shape (d,)
     "The K-step meta-gradient: exact (K+1 grads, K HVPs per task), first-order (K+1 grads) or Hessian-free (3K+1 grads)."
     alpha, w = check_alpha(alpha), self.check_w(w)
     if order not in GRAD_F_ORDERS: raise ValueError(f"order must be one of {GRAD_F_ORDERS}; got {order!r}")
@@ -279,7 +279,7 @@ def grad_F(self:KStepPool, w:onp.ndarray, # point, shape (d,)
     return self.p @ V
 
 @patch
-def F_grads(self:KStepPool, w:onp.ndarray, # point, shape (d,)
+def F_grads(self:KStepPool, w:np.ndarray, # point, shape (d,)
             alpha:float, # inner step size α ≥ 0
            ) -> tuple: # F_K(w), the exact ∇F_K(w) (d,) and ∇f(w) (d,)
     "F_K, its exact meta-gradient and ∇f from one shared pass (∇f is the first inner gradient)."
@@ -320,19 +320,19 @@ def _charge_hvp_F(self:KStepPool, n):
 
 # %% ../nbs/09_kstep.ipynb #6759ab67
 @patch
-def hvp_F(self:KStepPool, w:onp.ndarray, # point, shape (d,)
-          v:onp.ndarray, # direction, shape (d,)
+def hvp_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
+          v:np.ndarray, # direction, shape (d,)
           alpha:float, # inner step size α ≥ 0
-         ) -> onp.ndarray: # ∇²F_K(w) v, shape (d,)
+         ) -> np.ndarray: # ∇²F_K(w) v, shape (d,)
     "The Hessian-vector product of the K-step MAML loss, with no d×d array."
     alpha, w, v = check_alpha(alpha), self.check_w(w), self.check_w(v, 'v')
     self._charge_hvp_F(1)
     return make_vjp(grad(lambda u: self._F_autograd(u, alpha)))(w)[0](v)
 
 @patch
-def hess_F(self:KStepPool, w:onp.ndarray, # point, shape (d,)
+def hess_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
            alpha:float, # inner step size α ≥ 0
-          ) -> onp.ndarray: # ∇²F_K(w), shape (d, d)
+          ) -> np.ndarray: # ∇²F_K(w), shape (d, d)
     "The explicit Hessian of the K-step MAML loss (a d×d array: for small d)."
     alpha, w = check_alpha(alpha), self.check_w(w)
     self._charge_hvp_F(self.d)
@@ -340,7 +340,7 @@ def hess_F(self:KStepPool, w:onp.ndarray, # point, shape (d,)
 
 # %% ../nbs/09_kstep.ipynb #8819a9f7
 @patch
-def subset(self:KStepPool, idx:onp.ndarray, # task indices, shape (B,)
+def subset(self:KStepPool, idx:np.ndarray, # task indices, shape (B,)
            counter:OracleCounter|None=None, # counter to share; None: a new one for the B tasks
           ) -> KStepPool: # the tasks idx with uniform weights
     "The pool restricted to the tasks idx (repeats allowed), same loss, K and d."
@@ -349,10 +349,10 @@ def subset(self:KStepPool, idx:onp.ndarray, # task indices, shape (B,)
 
 @patch
 def sample(self:KStepPool, batch_size:int, # B ≥ 1 tasks to draw, with replacement
-           rng:onp.random.Generator, # the only source of randomness
+           rng:np.random.Generator, # the only source of randomness
           ) -> KStepPool: # the B drawn tasks, uniform weights, sharing this pool's counter
     "A batch of tasks drawn i.i.d. from p, whose oracles are unbiased for this pool's."
-    if not isinstance(rng, onp.random.Generator):
+    if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
     idx = rng.choice(self.M, size=check_int(batch_size, "batch_size", 1, "tasks per batch"), replace=True, p=self.p)
     return self.subset(idx, self.counter)
@@ -371,7 +371,7 @@ class TaskDistribution:
                  eval_seed:int=0, # seed of the evaluation pool
                 ):
         self.draw, self.loss, self.K, self.dim = draw, loss, check_int(K, "K", 1, "the number of inner gradient steps"), dim
-        self.eval_pool = self.freeze(check_int(n_eval, "n_eval", 1, "tasks of the evaluation pool"), onp.random.default_rng(eval_seed))
+        self.eval_pool = self.freeze(check_int(n_eval, "n_eval", 1, "tasks of the evaluation pool"), np.random.default_rng(eval_seed))
         self.M, self.d, self.p, self.counter = self.eval_pool.M, self.eval_pool.d, self.eval_pool.p, self.eval_pool.counter
 
     def __repr__(self): return f"TaskDistribution(d={self.d}, K={self.K}, evaluation pool of {self.M} tasks, cost so far={self.counter.cost:g})"
@@ -387,32 +387,32 @@ TaskDistribution._w = TaskDistribution.check_w
 # %% ../nbs/09_kstep.ipynb #0bff94c0
 @patch
 def freeze(self:TaskDistribution, n_tasks:int, # tasks to draw
-           rng:onp.random.Generator, # the only source of randomness
+           rng:np.random.Generator, # the only source of randomness
            counter:OracleCounter|None=None, # counter to share; None: a new one normalised by n_tasks
           ) -> KStepPool: # a fixed pool of n_tasks drawn tasks
     "A finite pool of freshly drawn tasks, for deterministic solvers and held-out evaluation."
-    if not isinstance(rng, onp.random.Generator):
+    if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
     X, y, Xq, yq = self.draw(check_int(n_tasks, "n_tasks", 1, "tasks to draw"), rng)
     return KStepPool(self.loss, X, y, Xq, yq, K=self.K, dim=self.dim, counter=counter)
 
 @patch
 def sample(self:TaskDistribution, batch_size:int, # B ≥ 1 fresh tasks
-           rng:onp.random.Generator, # the only source of randomness
+           rng:np.random.Generator, # the only source of randomness
           ) -> KStepPool: # B fresh tasks sharing this distribution's counter
     "A batch of B freshly drawn tasks, charged to this distribution's counter."
     return self.freeze(check_int(batch_size, "batch_size", 1, "tasks per batch"), rng, self.counter)
 
 # %% ../nbs/09_kstep.ipynb #d3b15afe
 @patch
-def adapted_losses(self:KStepPool, w:onp.ndarray, # meta-learned point, shape (d,)
+def adapted_losses(self:KStepPool, w:np.ndarray, # meta-learned point, shape (d,)
                    alpha:float, # inner step size α used to adapt
                    steps:int=10, # largest number of adaptation steps J
-                  ) -> onp.ndarray: # f_i^q(u_i^j) in row j, column i, shape (J + 1, M)
+                  ) -> np.ndarray: # f_i^q(u_i^j) in row j, column i, shape (J + 1, M)
     "Query loss of every task after 0, 1, ..., J inner steps on its support data (uncounted)."
     alpha, w, steps = check_alpha(alpha), self.check_w(w), check_int(steps, "steps", 0, "adaptation steps")
     U, out = self._tile(w), []
     for j in range(steps + 1):
         out.append(self._Sq(U))
         if j < steps: U = U - alpha * self._Gs(U)
-    return onp.array(out)
+    return np.array(out)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 from functools import partial
 
-import numpy as onp
+import numpy as np
 import matplotlib.pyplot as plt
 
 from .oracles import check_int, check_positive
@@ -19,17 +19,17 @@ __all__ = ['AMPLITUDE', 'PHASE', 'INPUT', 'QUICK', 'FULL', 'ANCHOR', 'draw_sinus
            'few_shot_mse', 'sinusoid_seed', 'run_sinusoid', 'summarise_sinusoid', 'sinusoid_markdown', 'plot_sinusoid']
 
 # %% ../nbs/10_sinusoid.ipynb #604c69b2
-AMPLITUDE, PHASE, INPUT = (0.1, 5.0), (0.0, onp.pi), (-5.0, 5.0)  # Finn et al. 2017, §5.1
+AMPLITUDE, PHASE, INPUT = (0.1, 5.0), (0.0, np.pi), (-5.0, 5.0)  # Finn et al. 2017, §5.1
 
 def draw_sinusoid(n:int, # tasks to draw
-                  rng:onp.random.Generator, # the only source of randomness
+                  rng:np.random.Generator, # the only source of randomness
                   shots:int=10, # support points per task (K-shot)
                   query:int=10, # query points per task
                  ) -> tuple: # X (n, shots, 1), y (n, shots), Xq (n, query, 1), yq (n, query)
     "Support and query data of n sine-wave tasks $y = A\\sin(x - \\varphi)$, $A\\sim U[0.1, 5]$, $\\varphi\\sim U[0,\\pi]$, $x\\sim U[-5, 5]$."
     A, phi = rng.uniform(*AMPLITUDE, n), rng.uniform(*PHASE, n)
     x = rng.uniform(*INPUT, (n, shots + query, 1))
-    y = A[:, None] * onp.sin(x[..., 0] - phi[:, None])
+    y = A[:, None] * np.sin(x[..., 0] - phi[:, None])
     return x[:, :shots], y[:, :shots], x[:, shots:], y[:, shots:]
 
 def sinusoid_tasks(shots:int=10, # support points per task
@@ -81,10 +81,10 @@ class Budgeted:
 
 # %% ../nbs/10_sinusoid.ipynb #d92fae1e
 def few_shot_mse(test:KStepPool, # held-out tasks (a frozen pool)
-                 w:onp.ndarray, # meta-learned parameters, shape (d,)
+                 w:np.ndarray, # meta-learned parameters, shape (d,)
                  alpha:float, # adaptation step size
                  steps:int=10, # largest number of adaptation steps
-                ) -> onp.ndarray: # mean query MSE after 0, 1, ..., steps adaptation steps, shape (steps + 1,)
+                ) -> np.ndarray: # mean query MSE after 0, 1, ..., steps adaptation steps, shape (steps + 1,)
     "Mean query MSE of held-out tasks after each number of adaptation steps (uncounted)."
     return test.p @ test.adapted_losses(w, alpha, steps).T
 
@@ -112,16 +112,16 @@ def sinusoid_seed(seed:int, # seed of the initial point, the batches, the frozen
                  ) -> list: # one dict per run: method, status, cost, steps, switch, mse after 0..10 adaptation steps
     "Every method of the comparison from one seed, at one budget, scored on held-out tasks."
     dist = sinusoid_tasks(shots=shots, K=K, n_eval=n_eval, eval_seed=seed)
-    w0 = dist.loss.model.init(onp.random.default_rng([seed, 0]))
-    test = KStepPool(dist.loss, *draw_sinusoid(n_test, onp.random.default_rng([seed, 3]), shots, 100))
-    frozen = dist.freeze(n_eval, onp.random.default_rng([seed, 2]))
+    w0 = dist.loss.model.init(np.random.default_rng([seed, 0]))
+    test = KStepPool(dist.loss, *draw_sinusoid(n_test, np.random.default_rng([seed, 3]), shots, 100))
+    frozen = dist.freeze(n_eval, np.random.default_rng([seed, 2]))
     big, rows = 10 ** 7, []
     def sampled(name, algo, dist=dist, **kw):
         P = Budgeted(dist, budget)
-        r = algo(P, w0, alpha, beta, max_iter=big, batch_size=batch_size, rng=onp.random.default_rng([seed, 1]), record_every=record_every, **kw)
+        r = algo(P, w0, alpha, beta, max_iter=big, batch_size=batch_size, rng=np.random.default_rng([seed, 1]), record_every=record_every, **kw)
         rows.append(_score(name, r, P, test, alpha, 10))
     sampled("MAML", maml); sampled("FO-MAML", fo_maml); sampled("BI-MAML (auto ε₀)", bimaml, eps0="auto")
-    with dist.uncounted(): g0 = onp.linalg.norm(dist.grad_f(w0))
+    with dist.uncounted(): g0 = np.linalg.norm(dist.grad_f(w0))
     for c in eps0_factors: sampled(f"BI-MAML (ε₀ = {c:g}‖∇f(w₀)‖)", bimaml, eps0=c * g0)
     for k in more_steps: sampled(f"MAML (K = {k})", maml, sinusoid_tasks(shots=shots, K=k, n_eval=n_eval, eval_seed=seed))
     P = Budgeted(frozen, budget)
@@ -152,9 +152,9 @@ def summarise_sinusoid(res:dict, # output of `run_sinusoid`
     out = []
     for m in dict.fromkeys(r["method"] for r in res["runs"]):
         rs = [r for r in res["runs"] if r["method"] == m]
-        mse = onp.array([[r["mse"][j] for j in steps] for r in rs])
+        mse = np.array([[r["mse"][j] for j in steps] for r in rs])
         out.append(dict(method=m, n=len(rs), mean=mse.mean(0).tolist(), sd=mse.std(0, ddof=1).tolist() if len(rs) > 1 else [0.0] * len(steps),
-                        cost=float(onp.mean([r["cost"] for r in rs])), statuses=sorted({r["status"] for r in rs}),
+                        cost=float(np.mean([r["cost"] for r in rs])), statuses=sorted({r["status"] for r in rs}),
                         switched=sum(r["switch"] is not None for r in rs)))
     return out
 
@@ -177,7 +177,7 @@ def plot_sinusoid(res:dict, # output of `run_sinusoid`
     "Held-out MSE against adaptation steps: mean over seeds, band from the lowest to the highest seed, one line per method."
     fig, ax = (plt.subplots(figsize=(7, 4)) if ax is None else (ax.figure, ax))
     for m in dict.fromkeys(r["method"] for r in res["runs"]):
-        mse = onp.array([r["mse"] for r in res["runs"] if r["method"] == m])
+        mse = np.array([r["mse"] for r in res["runs"] if r["method"] == m])
         ax.plot(range(mse.shape[1]), mse.mean(0), marker="o", ms=3, label=m)
         ax.fill_between(range(mse.shape[1]), mse.min(0), mse.max(0), alpha=0.12)
     ax.set(xlabel="adaptation steps on the support set", ylabel="held-out query MSE", yscale="log",

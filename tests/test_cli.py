@@ -2,7 +2,7 @@
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
-from bimaml_nb.cli import main, strip_timings, clean_partials
+from bimaml_nb.cli import main, strip_timings, clean_partials, ALL
 
 BIN = str(Path(sys.executable).parent / "bimaml-nb")
 QUICK = ["reproduce", "--quick", "--jobs", "1"]
@@ -112,3 +112,12 @@ def test_committed_claims_table_is_rendered_from_the_committed_run():
     assert res["seeds"] == list(range(10)) and res["experiments"] == ["synthetic_regression", "diabetes", "synthetic_svm", "mnist_svm", "fig1"]
     assert (images / "claims.md").read_text() == claims_table(res)
     assert {r["verdict"] for r in res["claims"]} <= {"holds", "partly", "does not hold", "not comparable"}
+
+def test_sinusoid_runs_by_name(tmp_path):
+    "The K-step sinusoid experiment is not in the default set; --only sinusoid runs it (quick: seconds) and writes its figure and table."
+    assert "sinusoid" not in ALL
+    main(["reproduce", "--quick", "--only", "sinusoid", "--out", str(tmp_path), "--seed", "0"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md", "sinusoid.png"]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["files"] == ["results.json", "results.md", "sinusoid.png"] and res["sinusoid"]["runs"]
+    assert "## Sinusoid regression" in (tmp_path / "results.md").read_text()

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter
 from scipy.optimize import brentq
 
-from .oracles import TaskPool, check_alpha
+from .oracles import TaskPool, check_alpha, check_positive, check_int, check_real, check_finite
 from .data import fig1_losses, derivative
 
 # %% auto #0
@@ -26,6 +26,8 @@ def ball(center:np.ndarray, # centre, shape (d,)
          rng:np.random.Generator, # source of the samples
         ) -> np.ndarray: # n points uniform in the ball, and the centre, shape (n + 1, d)
     "Points sampled uniformly in a Euclidean ball (with its centre)."
+    center, radius, n = check_finite(center, "center", "pass a finite centre"), check_positive(radius, "radius", "the ball's radius"), check_int(n, "n", 1, "points to sample")
+    if not isinstance(rng, np.random.Generator): raise TypeError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
     center = np.asarray(center, float); d = center.size
     u = rng.normal(size=(n, d)); u /= np.linalg.norm(u, axis=1, keepdims=True)
     return np.vstack([center, center + radius * u * rng.uniform(size=(n, 1)) ** (1 / d)])
@@ -69,6 +71,7 @@ def constants(pool:TaskPool, # the tasks
               h:float=1e-2, # distance of κ's nearby pairs
              ) -> Constants:
     "L, μ, σ and κ of a pool on a region (exact on the sampled points; κ a lower estimate)."
+    h = check_positive(h, "h", "the distance of κ's nearby pairs")
     P = _region(pool, points); rng = rng or np.random.default_rng(0)
     with pool.uncounted():
         Hs = [task_hessians(pool, w) for w in P]
@@ -105,6 +108,7 @@ def alpha_terms(c:Constants, # constants of the pool on a region
 
 def zeta(c:Constants, alpha:float) -> float:
     "Lemma 3.7's rate $\\zeta = \\mu - \\frac54 L^2\\alpha(L^3\\alpha^2 + 2L^2\\alpha + 2)$: ‖∇f‖² contracts only if ζ > 0."
+    alpha = check_alpha(alpha)
     L = c.L
     return float(c.mu - 1.25 * L ** 2 * alpha * (L ** 3 * alpha ** 2 + 2 * L ** 2 * alpha + 2))
 
@@ -126,12 +130,14 @@ class Condition:
 
 def conditions(c:Constants, alpha:float, eps0:float|None=None) -> list:
     "Each theorem's α condition evaluated at α."
+    alpha, eps0 = check_alpha(alpha), (None if eps0 is None else check_real(eps0, "eps0", "BI-MAML's ε₀", 0))
     strict = {"Theorem 3.6": True, "Theorem 4.1": True, "Theorem 3.8": False, "Theorem 3.9": False}
     return [Condition(t, terms, float(alpha), strict[t]) for t, terms in alpha_terms(c, eps0).items()]
 
 # %% ../nbs/05_theory.ipynb #bdc8436f
 def predicted_time_36(c:Constants, alpha:float, grad_f0:float, eps:float) -> float:
     "Theorem 3.6's explicit time bound from its proof (inf where ι = ζ − μ/2 ≤ 0)."
+    alpha, grad_f0, eps = check_alpha(alpha), check_real(grad_f0, "grad_f0", "‖∇f(w0)‖", 0), check_positive(eps, "eps", "the target ‖∇F‖")
     iota = zeta(c, alpha) - c.mu / 2
     if iota <= 0: return np.inf
     mu, s = c.mu, c.sigma
@@ -141,6 +147,7 @@ def predicted_time_36(c:Constants, alpha:float, grad_f0:float, eps:float) -> flo
 
 def predicted_time_41(c:Constants, eps0:float, grad_f0:float, eps:float) -> float:
     "Theorem 4.1's time with the O constant taken as 1."
+    eps0, grad_f0, eps = check_positive(eps0, "eps0", "BI-MAML's ε₀"), check_real(grad_f0, "grad_f0", "‖∇f(w0)‖", 0), check_positive(eps, "eps", "the target ‖∇F‖")
     return float(np.log((9 * eps0 + 5 * c.sigma) * grad_f0 / (4 * eps0 * eps)) / c.mu)
 
 # %% ../nbs/05_theory.ipynb #fe977a3b
@@ -170,6 +177,7 @@ def theory_report(pool:TaskPool, # the tasks
                   rng:np.random.Generator|None=None, # for κ's sampling
                  ) -> TheoryReport:
     "Evaluate the paper's assumptions and α conditions on a pool and region: what holds, by how much, and what is guaranteed."
+    if eps0 is not None: check_real(eps0, "eps0", "BI-MAML's ε₀", 0)
     if not (np.ndim(alpha) == 0 and np.isfinite(alpha) and alpha > 0):
         raise ValueError(f"alpha must be a finite number > 0 (the inner MAML step size); got {alpha!r}")
     c = constants(pool, points, rng)
@@ -223,6 +231,9 @@ class Tasks1D:
 def tasks_1d(fs:list, # 1-D task losses, vectorised autograd functions of w
             ) -> Tasks1D: # w -> (f, f′, f″, f‴) of every task, each of shape (M, len(w))
     "Values and derivatives of 1-D task losses on a grid, by autograd."
+    if callable(fs) or not hasattr(fs, "__iter__"): raise TypeError(f"fs must be a list of 1-D task losses; got {fs!r}")
+    fs = list(fs)
+    if not fs or not all(callable(f) for f in fs): raise ValueError(f"fs must be a non-empty list of functions of w; got {fs!r}")
     return Tasks1D(fs)
 
 fig1_tasks = tasks_1d(fig1_losses())  # the Fig. 1 pair (data chapter)
@@ -234,6 +245,7 @@ def maml_1d(tasks, # w -> (f, f', f'', f''') of every task, each (M, len(w))
             p:np.ndarray|None=None, # task distribution (M,); None for uniform
            ) -> tuple: # F, F', F'' on the grid, each (n,)
     "The MAML loss of 1-D tasks and its first two derivatives, in closed form on a grid."
+    alpha = check_alpha(alpha)
     f, d1, d2, d3 = tasks(w)
     p = np.full(len(f), 1 / len(f)) if p is None else p
     u = w - alpha * d1
@@ -259,6 +271,9 @@ class Landscape:
 
 def landscape_1d(tasks, alpha:float, lo:float=-10.0, hi:float=10.0, n:int=400_001, p=None) -> Landscape:
     "Every critical point of a 1-D MAML loss on [lo, hi] by bracketing sign changes of F' and refining, and where F'' < 0."
+    alpha, lo, hi = check_alpha(alpha), check_real(lo, "lo", "the left end of the interval"), check_real(hi, "hi", "the right end of the interval")
+    if not lo < hi: raise ValueError(f"lo must be < hi (the interval [lo, hi]); got lo={lo:g}, hi={hi:g}")
+    n = check_int(n, "n", 3, "grid points on [lo, hi]")
     w = np.linspace(lo, hi, n)
     F, dF, d2F = maml_1d(tasks, w, alpha, p)
     dF1 = lambda x: maml_1d(tasks, np.array([x]), alpha, p)[1][0]

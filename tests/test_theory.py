@@ -167,3 +167,22 @@ def test_fig1_change_points_do_not_depend_on_the_search_grid():
     b = critical_count_changes(fig1_tasks, 0.0, 0.4, grid=(6001, 61), safety=3.0)
     np.testing.assert_allclose(a.alphas, FIG1_CHANGES, atol=1e-6); np.testing.assert_allclose(b.alphas, a.alphas, atol=1e-9)
     assert a.counts == b.counts
+
+@pytest.mark.parametrize("call, message", [
+    (lambda c: conditions(c, np.nan), "alpha must be a finite number"),
+    (lambda c: conditions(c, 0.1, -1.0), "eps0 must be"),
+    (lambda c: zeta(c, None), "alpha must be a real number"),
+    (lambda c: landscape_1d(fig1_tasks, 0.1, 5.0, -5.0), "lo must be < hi"),
+    (lambda c: landscape_1d(fig1_tasks, 0.1, n=1), "n must be an integer >= 3"),
+    (lambda c: ball(np.zeros(2), -1.0, 3, np.random.default_rng(0)), "radius must be > 0"),
+    (lambda c: ball(np.zeros(2), 1.0, 3, None), "rng must be a numpy.random.Generator"),
+])
+def test_bad_input_is_refused_with_the_arguments_name(call, message):
+    "Inputs that used to give NaN bounds, empty landscapes or points outside the ball now raise, naming the argument."
+    c = Constants(L=2.0, mu=0.5, sigma=1.0, kappa=0.1, n_points=1, n_pairs=0)
+    with pytest.raises((ValueError, TypeError), match=message): call(c)
+
+def test_report_and_constants_refuse_negative_eps0_and_zero_step():
+    pool = TaskPool.from_data(squared_loss, np.arange(12.0).reshape(2, 3, 2), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="eps0 must be"): theory_report(pool, 0.1, np.zeros((1, 2)), eps0=-1.0)
+    with pytest.raises(ValueError, match="h must be > 0"): constants(pool, np.zeros((1, 2)), h=0.0)

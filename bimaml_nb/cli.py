@@ -189,6 +189,7 @@ def main(argv:list|None=None, # command-line arguments; None: sys.argv[1:]
     p = _parser(); a = p.parse_args(argv)
     if not str(a.out).strip(): p.error("--out must name a folder; got an empty string")
     if not _writable(a.out): p.error(f"--out {a.out!r} is not a writable folder: choose another with --out DIR")
+    if a.jobs == 0: p.error("--jobs must be a number of worker processes >= 1, or -1 for one per core; got 0")
     old = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         res = reproduce(tuple(dict.fromkeys(a.only)), a.out, a.seeds, a.quick, a.jobs, a.scheduler)
@@ -196,6 +197,9 @@ def main(argv:list|None=None, # command-line arguments; None: sys.argv[1:]
         name = signal.Signals(e.signum).name
         print(f"bimaml-nb: stopped by {name}; {a.out} left as it was", file=sys.stderr)
         sys.exit(128 + e.signum)
+    except OSError as e:  # a full disk, a folder removed under us: one line, nothing half-written (write() is atomic)
+        print(f"bimaml-nb: could not write the results to {a.out}: {e.strerror or e}; free space or choose another --out", file=sys.stderr)
+        sys.exit(1)
     finally:
         for s, h in old.items(): signal.signal(s, h)
     from bimaml_nb.reports import claims_table

@@ -121,3 +121,15 @@ def test_sinusoid_runs_by_name(tmp_path):
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["files"] == ["results.json", "results.md", "sinusoid.png"] and res["sinusoid"]["runs"]
     assert "## Sinusoid regression" in (tmp_path / "results.md").read_text()
+
+def test_a_full_disk_ends_in_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import errno, bimaml_nb.cli as cli
+    def full(*a, **k): raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(cli, "write", full)
+    with pytest.raises(SystemExit) as e: main(["reproduce", "--quick", "--only", "fig1", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 1 and err.count("\n") == 0 and "No space left on device" in err and "Traceback" not in err
+
+def test_zero_jobs_is_refused(tmp_path):
+    p = subprocess.run([BIN, "reproduce", "--jobs", "0", "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert p.returncode == 2 and "--jobs must be" in p.stderr

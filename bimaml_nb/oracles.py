@@ -482,6 +482,8 @@ class TaskPool:
     def __repr__(self): return f"TaskPool(M={self.M}, d={self.d}, cost so far={self.counter.cost:g} gradient-equivalents)"
 
 # %% ../nbs/00_oracles.ipynb #a8203344
+import warnings
+
 _AUTOGRAD_FIX = "write it with autograd.numpy (import autograd.numpy as anp; use anp.sum, anp.einsum, ... on w)"
 
 def _probe(fun, W, name):
@@ -490,7 +492,9 @@ def _probe(fun, W, name):
     def total(W):
         seen["out"] = out = fun(W)
         return anp.sum(out)
-    try: g = grad(total)(W)
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # non-finite values are reported below, not warned about
+            warnings.simplefilter("ignore", RuntimeWarning); g = grad(total)(W)
     except Exception as e:
         raise TypeError(f"{name} cannot be differentiated by autograd ({type(e).__name__}: {e}); {_AUTOGRAD_FIX}") from e
     out = seen["out"]

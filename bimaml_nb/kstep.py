@@ -12,7 +12,7 @@ import autograd.numpy as anp
 from autograd import grad, hessian, make_vjp
 from fastcore.basics import patch
 
-from .oracles import (OracleCounter, GRAD_F_ORDERS, check_alpha, check_positive, check_int,
+from .oracles import (TaskPool, OracleCounter, GRAD_F_ORDERS, check_alpha, check_positive, check_int,
                                check_finite, check_p)
 
 # %% auto #0
@@ -148,11 +148,8 @@ def _probe(loss, M, d, X, y):
 def check_w(self:KStepPool, w:np.ndarray, # a point, shape (d,)
             name:str="w", # the argument's name, for the message
            ) -> np.ndarray: # w as a float array of shape (d,)
-    "w as a float array if it is a finite point of shape (d,), else a ValueError naming it."
-    w = check_finite(w, name, "pass finite values (a diverged iterate is the usual cause)")
-    if w.shape != (self.d,):
-        raise ValueError(f"{name} must have shape ({self.d},), one entry per model parameter; got shape {w.shape}")
-    return w
+    "w as a float array if it is a finite real point of shape (d,), else an error naming it (as `TaskPool.check_w`)."
+    return TaskPool.check_w(self, w, name)
 
 @patch
 @contextlib.contextmanager

@@ -8,23 +8,15 @@ import json, math
 
 import numpy as np
 
-from .runs import plot_results
+from .runs import plot_results, plain
 from .oracles import document
 from .theory import landscape_1d, maml_1d, fig1_tasks
 
 # %% auto #0
-__all__ = ['LEGEND', 'plain', 'to_json', 'claims_markdown', 'claims_table', 'plot_fig2', 'plot_eps0', 'plot_fig1', 'fig1_row',
+__all__ = ['LEGEND', 'to_json', 'claims_markdown', 'claims_table', 'plot_fig2', 'plot_eps0', 'plot_fig1', 'fig1_row',
            'results_markdown']
 
 # %% ../nbs/07_reports.ipynb #35c2d92e
-def plain(obj):
-    "A JSON-ready copy: numpy numbers as Python numbers, arrays and tuples as lists, non-finite floats as strings."
-    if isinstance(obj, dict): return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)): return [plain(v) for v in obj]
-    if isinstance(obj, (np.integer, np.bool_)): return obj.item()
-    if isinstance(obj, (float, np.floating)): return float(obj) if math.isfinite(obj) else str(float(obj))
-    return obj
-
 def to_json(obj, # a results dict
            ) -> str: # strict JSON text
     "Strict JSON (allow_nan=False) of a results dict, non-finite floats as strings."

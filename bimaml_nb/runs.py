@@ -13,8 +13,8 @@ import numpy as np
 from .oracles import check_alpha, check_positive, check_int, check_real, document
 
 # %% auto #0
-__all__ = ['STATUSES', 'GROWTH', 'COLORS', 'Result', 'default_every', 'diverging', 'Recorder', 'Diverged', 'Stepper', 'drive',
-           'plot_results']
+__all__ = ['STATUSES', 'GROWTH', 'COLORS', 'Result', 'plain', 'default_every', 'diverging', 'Recorder', 'Diverged', 'Stepper',
+           'drive', 'plot_results']
 
 # %% ../nbs/01_runs.ipynb #e4a3de7c
 STATUSES = ("converged", "budget", "timeout", "diverged", "invalid start")
@@ -60,16 +60,16 @@ class Result:
 _ARRAYS = ("t", "F", "grad_F_norm", "grad_f_norm", "phase", "wall", "cpu", "cost", "iterates")
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
-def _plain(v):
+def plain(v):
     "A JSON-ready copy of v: arrays as lists, numpy scalars as Python numbers, non-finite floats as strings."
-    if isinstance(v, dict): return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, np.ndarray)): return [_plain(x) for x in v]
+    if isinstance(v, dict): return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, np.ndarray)): return [plain(x) for x in v]
     if isinstance(v, (np.integer, np.bool_)): return v.item()
     if isinstance(v, (float, np.floating)): return float(v) if math.isfinite(v) else str(float(v))
     return v
 
 def _unplain(v):
-    "Undo `_plain` for non-finite floats."
+    "Undo `plain` for non-finite floats."
     if isinstance(v, dict): return {k: _unplain(x) for k, x in v.items()}
     if isinstance(v, list): return [_unplain(x) for x in v]
     return _NONFINITE.get(v, v) if isinstance(v, str) else v
@@ -84,7 +84,7 @@ def _path(path):
 @patch
 def to_dict(self:Result) -> dict:
     "Every field as plain JSON-ready Python: lists for arrays, non-finite floats as strings."
-    return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+    return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 @patch(cls_method=True)
 def from_dict(cls:Result, d:dict, # the output of `to_dict`

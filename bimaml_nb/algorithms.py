@@ -143,7 +143,7 @@ def descend(pool, # the tasks: a TaskPool or any pool with the same oracles
             eps0:float|str|None=None, # phase 1 (descend f) while ‖∇f‖ ≥ eps0; "auto" for the default rule; None: no phase 1
             batch_size:int|None=None, # tasks sampled per step; None: the whole pool
             rng:np.random.Generator|None=None, # needed when batch_size is given
-            record_every:int|None=None, # record a row every k-th step (and the first, last and switch rows); None: about 1000 rows
+            record_every:int|None=None, # record a row every k-th step (and the first, last and switch rows); None: about 1000 rows, or only those three with a task batch
             timeout:float|None=None, # wall-clock budget in seconds
             method:str|None=None, # name for the result
             progress:bool=False, # show a tqdm progress bar
@@ -152,6 +152,7 @@ def descend(pool, # the tasks: a TaskPool or any pool with the same oracles
     w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size, rng, record_every, timeout)
     method = method or ("BI-MAML" if eps0 is not None else NAMES[order])
     stepper = Descent(pool, w0, alpha, beta, eps, order, eps0, batch_size, rng)
+    if record_every is None and batch_size is not None: record_every = max(1, max_iter)  # a row is a full-pool pass: a batch run stays cheap
     res = drive(stepper, pool, alpha, method, max_iter, record_every, timeout=timeout, progress=progress,
                 params=dict(beta=beta, eps=eps, max_iter=max_iter, order=order, eps0=eps0, batch_size=batch_size))
     if eps0 is not None: res.params["eps0_used"] = stepper.threshold

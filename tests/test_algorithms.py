@@ -57,3 +57,11 @@ def test_bad_input(kw, message):
     args = dict(pool=_pool(0)[0], w0=np.zeros(5), alpha=0.1, beta=0.1) | kw
     with pytest.raises(ValueError, match=message):
         maml(**args)
+
+def test_batch_runs_record_only_first_switch_and_last_rows_by_default():
+    "A row is a full-pool pass: a stochastic run records few rows unless asked, so its time follows the batch."
+    pool = _pool(5)[0]
+    r = bimaml(pool, 5 * np.ones(5), 0.2, 0.05, max_iter=300, batch_size=2, rng=np.random.default_rng(0))
+    assert len(r.t) <= 3 and r.t[0] == 0 and r.t[-1] == r.steps
+    full = bimaml(pool, 5 * np.ones(5), 0.2, 0.05, max_iter=300, batch_size=2, rng=np.random.default_rng(0), record_every=1)
+    assert len(full.t) == full.steps + 1 and np.array_equal(full.w, r.w)

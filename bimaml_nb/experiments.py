@@ -241,7 +241,11 @@ def sweep(fn, # a picklable function
     "Run fn over argument tuples with joblib, locally or on a Dask cluster."
     from joblib import Parallel, delayed, parallel_config
     if scheduler is None:
-        return Parallel(n_jobs=n_jobs)(delayed(fn)(*a) for a in calls)
+        out = Parallel(n_jobs=n_jobs)(delayed(fn)(*a) for a in calls)
+        if n_jobs != 1:  # stop the worker processes now: idle, they would outlive the run by minutes
+            from joblib.externals.loky import get_reusable_executor
+            get_reusable_executor().shutdown(wait=True)
+        return out
     from dask.distributed import Client
     ctx = Client(scheduler) if isinstance(scheduler, str) else nullcontext(scheduler)
     with ctx, parallel_config(backend="dask"):

@@ -19,7 +19,7 @@ from .oracles import (TaskPool, OracleCounter, GRAD_F_ORDERS, check_alpha, check
 __all__ = ['ACTIVATIONS', 'LOSS_KINDS', 'PROTOCOL', 'MLP', 'model_loss', 'KStepPool', 'unrolled_F', 'TaskDistribution']
 
 # %% ../nbs/09_kstep.ipynb #51704882
-ACTIVATIONS = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh, "softplus": lambda z: np.logaddexp(0.0, z)}
+ACTIVATIONS = {"relu": lambda z: anp.maximum(z, 0.0), "tanh": anp.tanh, "softplus": lambda z: anp.logaddexp(0.0, z)}
 
 class MLP:
     "A fully connected network whose parameters are one flat vector w, evaluated for M tasks at once."
@@ -291,7 +291,8 @@ def unrolled_F(pool:KStepPool, # the tasks
                alpha:float, # inner step size α
               ) -> Callable: # w -> F_K(w), differentiable by autograd to any order
     "Reference $F_K$, one task at a time: K steps of $u \\leftarrow u - \\alpha\\nabla f_i^s(u)$, then $f_i^q(u)$ (slow, uncounted)."
-    def task(i, X, y): return lambda u: np.mean(pool.loss(u[None], X[i:i + 1], y[i:i + 1]))
+    alpha = check_alpha(alpha)
+    def task(i, X, y): return lambda u: anp.mean(pool.loss(u[None], X[i:i + 1], y[i:i + 1]))
     def F(w):
         total = 0.0
         for i in range(pool.M):
@@ -305,9 +306,9 @@ def unrolled_F(pool:KStepPool, # the tasks
 @patch
 def _F_autograd(self:KStepPool, w, alpha):
     "F_K written directly in autograd.numpy with batched inner steps, differentiable in w to any order."
-    U = np.ones((self.M, 1)) * w
+    U = anp.ones((self.M, 1)) * w
     for _ in range(self.K): U = U - alpha * self._Gs(U)
-    return np.dot(self.p, self._Sq(U))
+    return anp.dot(self.p, self._Sq(U))
 
 @patch
 def _charge_hvp_F(self:KStepPool, n):

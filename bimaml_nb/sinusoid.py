@@ -40,6 +40,7 @@ def sinusoid_tasks(shots:int=10, # support points per task
                    eval_seed:int=0, # seed of the evaluation pool
                   ) -> TaskDistribution:
     "The sinusoid task distribution with an MLP 1-hidden-1 (ReLU) and the mean squared error."
+    shots, query = check_int(shots, "shots", 1, "support points per task"), check_int(query, "query", 1, "query points per task")
     net = MLP((1, *hidden, 1), "relu")
     return TaskDistribution(partial(draw_sinusoid, shots=shots, query=query), model_loss(net, "mse"), K, n_eval=n_eval, eval_seed=eval_seed)
 

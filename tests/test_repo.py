@@ -101,3 +101,7 @@ def test_no_undefined_names_in_the_package():
     out = subprocess.run([sys.executable, "-m", "pyflakes", str(ROOT / "bimaml_nb")], capture_output=True, text=True).stdout
     bad = [l for l in out.splitlines() if "undefined name" in l or "syntax" in l.lower()]
     assert not bad, "names used but never defined (they fail when imported, not in the notebook):\n" + "\n".join(bad)
+
+def test_readme_speed_table_is_the_committed_benchmark():
+    table = (ROOT / "benchmarks" / "results" / "oracles.md").read_text().split("\n\n")[1].strip()
+    assert table in (ROOT / "README.md").read_text(), "README.md must show benchmarks/results/oracles.md's table verbatim"

@@ -152,17 +152,13 @@ def check_w(self:KStepPool, w:np.ndarray, # a point, shape (d,)
     return TaskPool.check_w(self, w, name)
 
 @patch
-@contextlib.contextmanager
 def uncounted(self:KStepPool):
-    "Suspend counting, e.g. while recording metrics that are not part of an algorithm's work."
-    was, self.counter.paused = self.counter.paused, True
-    try: yield self
-    finally: self.counter.paused = was
+    "Suspend counting, e.g. while recording metrics that are not part of an algorithm's work (as `TaskPool.uncounted`)."
+    return TaskPool.uncounted(self)
 
 @patch
 def _tile(self:KStepPool, w): return np.repeat(w[None], self.M, axis=0)
 
-KStepPool._w = KStepPool.check_w  # the name the run machinery used before `check_w`
 
 # %% ../nbs/09_kstep.ipynb #0c20f458
 @patch
@@ -380,7 +376,6 @@ def _delegate(name):
     return method
 
 for _name in PROTOCOL: setattr(TaskDistribution, _name, _delegate(_name))
-TaskDistribution._w = TaskDistribution.check_w
 
 # %% ../nbs/09_kstep.ipynb #0bff94c0
 @patch

@@ -105,8 +105,8 @@ def check_real(x:float, # the value to check
     return v
 
 # %% ../nbs/00_oracles.ipynb #6c82581a
-# the pre-issue-9 private names, kept while the later chapters move to the public ones
-_check_alpha, _check_positive, _finite, _check_p = check_alpha, check_positive, check_finite, check_p
+#| exporti
+
 
 # %% ../nbs/00_oracles.ipynb #aea17225
 def predict(X:anp.ndarray, # features, shape (..., n, d)
@@ -570,8 +570,8 @@ def check_w(self:TaskPool, w:np.ndarray, # a point, shape (d,)
     return w
 
 # %% ../nbs/00_oracles.ipynb #f2065c7d
-@patch
-def _w(self:TaskPool, w, name='w'): return self.check_w(w, name)  # the old name, until later chapters call check_w
+#| exporti
+
 
 # %% ../nbs/00_oracles.ipynb #96d1d881
 @patch

@@ -12,7 +12,7 @@ import autograd.numpy as anp
 from autograd import grad, hessian, make_vjp
 from fastcore.basics import patch
 
-from .oracles import (TaskPool, OracleCounter, GRAD_F_ORDERS, check_alpha, check_positive, check_int,
+from .oracles import (TaskPool, OracleCounter, draw_tasks, GRAD_F_ORDERS, check_alpha, check_positive, check_int,
                                check_finite, check_p)
 
 # %% auto #0
@@ -346,10 +346,7 @@ def sample(self:KStepPool, batch_size:int, # B ≥ 1 tasks to draw, with replace
            rng:np.random.Generator, # the only source of randomness
           ) -> KStepPool: # the B drawn tasks, uniform weights, sharing this pool's counter
     "A batch of tasks drawn i.i.d. from p, whose oracles are unbiased for this pool's."
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
-    idx = rng.choice(self.M, size=check_int(batch_size, "batch_size", 1, "tasks per batch"), replace=True, p=self.p)
-    return self.subset(idx, self.counter)
+    return self.subset(draw_tasks(self.p, batch_size, rng), self.counter)
 
 # %% ../nbs/09_kstep.ipynb #bcf4c243
 PROTOCOL = ("check_w", "f", "grad_f", "task_grads", "task_hvps", "hvp_f", "hess_f", "F", "grad_F", "F_grads",

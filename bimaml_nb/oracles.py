@@ -17,8 +17,8 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['squared_loss', 'HVP_COST', 'GRAD_F_COST', 'GRAD_F_COSTS', 'HVP_F_COST', 'GRAD_F_ORDERS', 'check_alpha',
            'check_positive', 'check_int', 'check_finite', 'check_p', 'check_real', 'predict', 'PredictionLoss',
-           'hinge_loss', 'logistic_loss', 'squared_hinge_loss', 'OracleCounter', 'TaskPool', 'least_squares_moments',
-           'maml_quadratic', 'central_difference', 'document']
+           'hinge_loss', 'logistic_loss', 'squared_hinge_loss', 'OracleCounter', 'TaskPool', 'draw_tasks',
+           'least_squares_moments', 'maml_quadratic', 'central_difference', 'document']
 
 # %% ../nbs/00_oracles.ipynb #31c38796
 def _real(x, name, meaning):
@@ -688,15 +688,21 @@ def hess_F(self:TaskPool, w:np.ndarray, # point, shape (d,)
     return self._engine.hess_F(w, alpha, self.p)
 
 # %% ../nbs/00_oracles.ipynb #ad621f7b
+def draw_tasks(p:np.ndarray, # task distribution, shape (M,)
+               batch_size:int, # B ≥ 1 tasks to draw, with replacement
+               rng:np.random.Generator, # the only source of randomness
+              ) -> np.ndarray: # indices of the drawn tasks, shape (B,)
+    "Indices of B tasks drawn i.i.d. from p, with the batch size and generator checked."
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
+    return rng.choice(len(p), size=check_int(batch_size, "batch_size", 1, "tasks per batch"), replace=True, p=p)
+
 @patch
 def sample(self:TaskPool, batch_size:int, # B ≥ 1 tasks to draw, with replacement
            rng:np.random.Generator, # the only source of randomness
           ) -> TaskPool: # the B drawn tasks, uniform weights, sharing this pool's counter
     "A batch of tasks drawn i.i.d. from p, as a pool whose oracles are unbiased for this pool's."
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
-    batch_size = check_int(batch_size, "batch_size", 1, "tasks per batch")
-    idx = rng.choice(self.M, size=batch_size, replace=True, p=self.p)
+    idx = draw_tasks(self.p, batch_size, rng)
     return TaskPool(self._engine.take(idx), self.d, len(idx), None, None, self.counter, self.tasks[idx])
 
 @patch

@@ -16,9 +16,9 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['squared_loss', 'HVP_COST', 'GRAD_F_COST', 'GRAD_F_COSTS', 'HVP_F_COST', 'GRAD_F_ORDERS', 'check_alpha',
-           'check_positive', 'check_int', 'check_finite', 'check_p', 'check_real', 'predict', 'PredictionLoss',
-           'hinge_loss', 'logistic_loss', 'squared_hinge_loss', 'OracleCounter', 'TaskPool', 'draw_tasks',
-           'least_squares_moments', 'maml_quadratic', 'central_difference', 'document']
+           'check_positive', 'check_int', 'check_finite', 'check_p', 'check_real', 'check_rng', 'predict',
+           'PredictionLoss', 'hinge_loss', 'logistic_loss', 'squared_hinge_loss', 'OracleCounter', 'TaskPool',
+           'draw_tasks', 'least_squares_moments', 'maml_quadratic', 'central_difference', 'document']
 
 # %% ../nbs/00_oracles.ipynb #31c38796
 def _real(x, name, meaning):
@@ -104,9 +104,16 @@ def check_real(x:float, # the value to check
         raise ValueError(f"{name} must be a {'finite ' if finite else ''}number{' ' + rng if rng else ''} ({meaning}); got {x!r}")
     return v
 
-# %% ../nbs/00_oracles.ipynb #6c82581a
-#| exporti
-
+# %% ../nbs/00_oracles.ipynb #5e256cff
+def check_rng(rng, # a numpy.random.Generator, or a seed: an integer >= 0
+              name:str="rng", # the argument's name, for the message
+             ) -> np.random.Generator: # the generator (the one given, or default_rng(seed))
+    "A numpy Generator from a Generator or an integer seed ≥ 0, else an error naming the argument."
+    if isinstance(rng, np.random.Generator): return rng
+    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise TypeError(f"{name} must be a numpy.random.Generator or an integer seed >= 0, e.g. {name}=numpy.random.default_rng(0) "
+                        f"or {name}=0; got {rng!r} of type {type(rng).__name__}")
+    return np.random.default_rng(int(rng))
 
 # %% ../nbs/00_oracles.ipynb #aea17225
 def predict(X:anp.ndarray, # features, shape (..., n, d)
@@ -568,10 +575,6 @@ def check_w(self:TaskPool, w:np.ndarray, # a point, shape (d,)
     if w.shape != (self.d,):
         raise ValueError(f"{name} must have shape ({self.d},), one entry per model weight; got shape {w.shape}")
     return w
-
-# %% ../nbs/00_oracles.ipynb #f2065c7d
-#| exporti
-
 
 # %% ../nbs/00_oracles.ipynb #96d1d881
 @patch

@@ -38,6 +38,7 @@ setuptools.setup(
     python_requires=">=" + cfg["min_python"],
     packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
     include_package_data=True,
+    package_data={cfg["lib_name"]: ["*.npz", "*.txt"]},  # the shipped MNIST subset and its licence
     install_requires=requirements,
     extras_require={"dev": dev_requirements, "bench": bench_requirements, "cluster": cluster_requirements},
     entry_points={"console_scripts": console_scripts, "nbdev": [f"{cfg['lib_name']}={cfg['lib_name']}._modidx:d"]},

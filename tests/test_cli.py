@@ -48,12 +48,12 @@ def test_user_files_in_out_are_kept(tmp_path):
 
 def test_sigterm_leaves_nothing_and_says_one_line(tmp_path):
     out = tmp_path / "o"
-    p = subprocess.Popen([BIN, "reproduce", "--jobs", "1", "--seeds", "0-3", "--only", "synthetic_regression", "diabetes", "--out", str(out)],
+    p = subprocess.Popen([BIN, "reproduce", "--jobs", "1", "--seeds", "0-29", "--only", "synthetic_regression", "diabetes", "--out", str(out)],  # ~25 s quiet: the signal lands mid-run
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for _ in range(600):  # wait until the run is under way
         if p.poll() is not None or (out.exists()): break
         time.sleep(0.05)
-    time.sleep(3.0)
+    time.sleep(1.0)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 128 + signal.SIGTERM, err

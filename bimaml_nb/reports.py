@@ -30,6 +30,7 @@ def _num(s, f="{:.2f}"): return "—" if s is None else (f + " [" + f + ", " + f
 
 def _note(r):
     parts = [r["reason"]] if r.get("reason") else []
+    if r.get("tally") and r.get("seeds", 1) > 1: parts.append(r["tally"])
     if r.get("F"): parts.append(f"F(w_50) {_num(r['F'], '{:.3f}')} × MAML's")
     if r.get("kind") == "step": parts.append(f"ratio to start at the step: BI-MAML {_num(r['bi_ratio'])}, MAML {_num(r['maml_ratio'])}")
     m = r.get("matched")

@@ -17,7 +17,8 @@ __all__ = ['STATUSES', 'GROWTH', 'COLORS', 'Result', 'plain', 'default_every', '
            'drive', 'plot_results']
 
 # %% ../nbs/01_runs.ipynb #e4a3de7c
-STATUSES = ("converged", "budget", "timeout", "diverged", "invalid start")
+STATUSES = ("converged", "approximate", "budget", "timeout", "diverged", "invalid start")  # "approximate": stopped where its own
+# approximate or one-batch gradient met eps, but the exact full-pool ‖∇F‖ did not
 
 @dataclass(repr=False)
 class Result:
@@ -240,6 +241,19 @@ def _check_drive(stepper, method, max_steps, record_every, t_max, timeout, progr
     if timeout is not None: check_positive(timeout, "timeout", "seconds of wall-clock time; None for none")
     if not isinstance(progress, (bool, np.bool_)): raise TypeError(f"progress must be True or False; got {progress!r}")
 
+# %% ../nbs/01_runs.ipynb #96aaed5e
+def _checked(stepper, out):
+    "A stepper's evaluate() output (done, known) if well formed, else a TypeError naming the stepper."
+    name = type(stepper).__name__
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{name}.evaluate must return a pair (done, known); it returned {out!r}")
+    done, known = out
+    if not (done == "approximate" if isinstance(done, str) else isinstance(done, (bool, np.bool_))):
+        raise TypeError(f"{name}.evaluate must return done as True, False or 'approximate'; it returned {done!r} of type {type(done).__name__}")
+    if not isinstance(known, dict):
+        raise TypeError(f"{name}.evaluate must return known as a dict of exact full-pool metrics; it returned {type(known).__name__}")
+    return (bool(done) if not isinstance(done, str) else done), known
+
 # %% ../nbs/01_runs.ipynb #57d28f0f
 def drive(stepper:Stepper, # the method, at its starting point
           pool, # the task pool: its counter prices the work, its F and gradients are recorded
@@ -263,7 +277,7 @@ def drive(stepper:Stepper, # the method, at its starting point
     last_phase = stepper.phase
     while True:
         (w0, c0), done = _clock(), False
-        try: done, known = stepper.evaluate(rec.due(k))
+        try: done, known = _checked(stepper, stepper.evaluate(rec.due(k)))
         except Diverged as e: status, message = "diverged", str(e)
         (w1, c1) = _clock(); wall += w1 - w0; cpu += c1 - c0
         if status:  # the method cannot go on from this point: keep its row at the start, the last finite rows later
@@ -272,7 +286,7 @@ def drive(stepper:Stepper, # the method, at its starting point
                 status, message = "invalid start", f"invalid start: {message} at w0; start from a point where F and its gradient are finite"
             else: message = f"{method} diverged at step {k}: {message}. {_advice(stepper)}".strip()
             break
-        stop = ("converged" if done else "budget" if k >= max_steps or stepper.t >= t_max
+        stop = (("converged" if done is True else done) if done else "budget" if k >= max_steps or stepper.t >= t_max
                 else "timeout" if timeout is not None and wall >= timeout else None)
         if stop or rec.due(k) or stepper.phase != last_phase:
             why = rec.add(stepper.t, stepper.w, stepper.phase, wall, cpu, pool.counter.cost_since(snap), known)
@@ -282,6 +296,8 @@ def drive(stepper:Stepper, # the method, at its starting point
         last_phase = stepper.phase
         if stop:
             status, message = stop, dict(converged=f"converged at step {k} (t = {stepper.t:g})",
+                                         approximate=f"stopped at step {k} (t = {stepper.t:g}): the method's own gradient met its tolerance, "
+                                                     "but the exact full-pool ‖∇F‖ of the last row did not (not converged)",
                                          budget=f"budget spent at step {k} (max_steps = {max_steps}, t_max = {t_max:g})",
                                          timeout=f"timeout of {timeout}s reached at step {k}")[stop]
             break

@@ -65,3 +65,37 @@ def test_batch_runs_record_only_first_switch_and_last_rows_by_default():
     assert len(r.t) <= 3 and r.t[0] == 0 and r.t[-1] == r.steps
     full = bimaml(pool, 5 * np.ones(5), 0.2, 0.05, max_iter=300, batch_size=2, rng=np.random.default_rng(0), record_every=1)
     assert len(full.t) == full.steps + 1 and np.array_equal(full.w, r.w)
+
+def test_converged_means_the_exact_full_pool_gradient_meets_eps():
+    "FO-MAML and batch runs stop on their own gradient; 'converged' only when the exact full-pool ‖∇F‖ meets eps."
+    from bimaml_nb.algorithms import descend
+    from bimaml_nb.oracles import TaskPool, squared_loss
+    from bimaml_nb.runs import Stepper, drive
+    rng = np.random.default_rng(2)
+    pool = TaskPool.from_data(squared_loss, rng.normal(size=(6, 30, 4)), rng.normal(size=(6, 30)))
+    fo = descend(pool, np.zeros(4), 0.3, 0.2, eps=1e-6, max_iter=5000, order="first")
+    exact = np.linalg.norm(pool.grad_F(fo.w, 0.3))
+    assert fo.status == "approximate" and exact > 1e-6 and np.isclose(fo.grad_F_norm[-1], exact) and not fo.success
+    for r in (descend(pool, np.zeros(4), 0.3, 0.2, eps=e, max_iter=3000, order=o, batch_size=b, rng=np.random.default_rng(0) if b else None)
+              for e in (1e-2, 1e-3) for o in ("first", "hessian_free", "exact") for b in (None, 3)):
+        if r.status == "converged": assert r.grad_F_norm[-1] <= r.params["eps"], r
+    class NaNDone(Stepper):
+        def __init__(self): self.w = np.zeros(4)
+        def evaluate(self, record): return np.nan, {}
+        def advance(self): self.t += 1
+    with pytest.raises(TypeError, match="NaNDone.evaluate must return done"): drive(NaNDone(), pool, 0.3, "nan", 3)
+
+def test_nesterov_schedule_is_su_boyd_candes_k_over_k_plus_3():
+    "x_{k+1} = y_k − β∇F(y_k), y_{k+1} = x_{k+1} + k/(k+3)(x_{k+1} − x_k), on the closed-form quadratic F of least squares."
+    from bimaml_nb.algorithms import nesterov_maml
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(3, 20, 3)), rng.normal(size=(3, 20))
+    pool, alpha, beta = TaskPool.from_data(squared_loss, X, y), 0.2, 0.3
+    H, w_star = maml_quadratic(*least_squares_moments(X, y), alpha)
+    r = nesterov_maml(pool, np.ones(3), alpha, beta, eps=1e-300, max_iter=6, record_every=1)
+    ys, x_prev, yk = [np.ones(3)], np.ones(3), np.ones(3)
+    for k in range(6):
+        x = yk - beta * H @ (yk - w_star)
+        yk, x_prev = x + k / (k + 3) * (x - x_prev), x
+        ys.append(yk)
+    np.testing.assert_allclose(r.iterates, np.array(ys), rtol=1e-10, atol=1e-12)

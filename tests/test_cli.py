@@ -1,5 +1,6 @@
 """The command line: complete outputs, same seed same numbers, only what it wrote, clean stops, bad input exits 2 with nothing written."""
 import json, os, signal, subprocess, sys, time
+from bimaml_nb.experiments import VERDICTS
 from pathlib import Path
 import pytest
 from bimaml_nb.cli import main, strip_timings, clean_partials, ALL
@@ -17,7 +18,7 @@ def test_quick_run_writes_complete_outputs_and_repeats_exactly(tmp_path, capsys)
     ra, rb = (json.loads((d / "results.json").read_text(), parse_constant=_refuse) for d in (a, b))
     assert set(ra["choices"]) == {"synthetic_regression", "diabetes"} and ra["fig1"]["nonconvex_intervals"] > 0
     assert ra["choices"]["diabetes"]["scaling"] == "standardise" and ra["versions"]["numpy"]
-    assert all(r["verdict"] in ("holds", "partly", "does not hold", "not comparable") for r in ra["claims"])
+    assert all(r["verdict"] in VERDICTS for r in ra["claims"])
     assert strip_timings(ra) == strip_timings(rb)
     md = (a / "results.md").read_text()
     assert md.index("| claim |") < md.index("## The same claims under the other choices")  # results.md leads with the claims table
@@ -111,7 +112,7 @@ def test_committed_claims_table_is_rendered_from_the_committed_run():
     res = json.loads((images / "results.json").read_text(), parse_constant=_refuse)
     assert res["seeds"] == list(range(10)) and res["experiments"] == ["synthetic_regression", "diabetes", "synthetic_svm", "mnist_svm", "fig1"]
     assert (images / "claims.md").read_text() == claims_table(res)
-    assert {r["verdict"] for r in res["claims"]} <= {"holds", "partly", "does not hold", "not comparable"}
+    assert {r["verdict"] for r in res["claims"]} <= set(VERDICTS)
 
 def test_sinusoid_runs_by_name(tmp_path):
     "The K-step sinusoid experiment is not in the default set; --only sinusoid runs it (quick: seconds) and writes its figure and table."

@@ -13,8 +13,9 @@ from .oracles import GRAD_F_ORDERS, check_alpha, check_positive, check_int, docu
 from .runs import Result, Stepper, Diverged, drive
 
 # %% auto #0
-__all__ = ['NAMES', 'largest_eigenvalue', 'step_advice', 'check_pool', 'eps0_auto', 'Descent', 'descend', 'maml', 'fo_maml',
-           'hf_maml', 'bimaml', 'Nesterov', 'nesterov_maml']
+__all__ = ['EPS0_RULES', 'NAMES', 'largest_eigenvalue', 'step_advice', 'check_pool', 'eps0_auto', 'minimiser_f',
+           'fixed_point_eps0', 'fraction_eps0', 'eps0_premise', 'Descent', 'descend', 'maml', 'fo_maml', 'hf_maml',
+           'bimaml', 'Nesterov', 'nesterov_maml']
 
 # %% ../nbs/03_algorithms.ipynb #e0500e41
 def largest_eigenvalue(hvp, # v -> H v for a symmetric H, on arrays of shape (d,)
@@ -69,6 +70,54 @@ def eps0_auto(pool, # the tasks (or a sampled batch of them)
     alpha, c = check_alpha(alpha), check_positive(c, "c", "the safety factor")
     return float(c * 2 * np.linalg.norm(pool.grad_f(w - alpha * g) - pool.grad_F(w, alpha, "first")))
 
+# %% ../nbs/03_algorithms.ipynb #4fb0d719
+EPS0_RULES = ("fixed_point", "fraction", "auto")  # ε₀ rules by name; the first is bimaml's default
+
+def minimiser_f(pool, # the tasks
+                w0:np.ndarray, # start, shape (d,)
+                rtol:float=1e-3, # stop when ‖∇f‖∞ ≤ rtol·‖∇f(w0)‖ (w_f is needed to O(α) only)
+                maxiter:int=30, # at most this many L-BFGS iterations
+               ) -> np.ndarray: # an approximate minimiser of f, shape (d,)
+    "An approximate minimiser w_f of the average loss f, by L-BFGS from w0 (counted gradients)."
+    from scipy.optimize import minimize
+    w0 = check_pool(pool).check_w(w0, "w0")
+    rtol, maxiter = check_positive(rtol, "rtol", "the relative gradient tolerance"), check_int(maxiter, "maxiter", 1, "L-BFGS iterations")
+    g0 = float(np.linalg.norm(pool.grad_f(w0)))
+    return minimize(pool.f, w0, jac=pool.grad_f, method="L-BFGS-B", options=dict(gtol=rtol * g0, maxiter=maxiter)).x
+
+def fixed_point_eps0(pool, # the tasks
+                     w0:np.ndarray, # initial point, shape (d,)
+                     alpha:float, # inner MAML step size α
+                     c:float=2.0, # safety factor
+                    ) -> float: # ε₀ = c·2‖∇f(w_f − αḡ) − E_i ∇f_i(w_f − α∇f_i(w_f))‖ at f's minimiser w_f
+    "The fixed-point ε₀ rule: eps0_auto evaluated at f's minimiser, where its expansion is meant to hold."
+    wf = minimiser_f(pool, w0)
+    return eps0_auto(pool, wf, alpha, pool.grad_f(wf), c)
+
+def fraction_eps0(pool, # the tasks
+                  w0:np.ndarray, # initial point, shape (d,)
+                  c:float=0.1, # the fraction of ‖∇f(w0)‖
+                 ) -> float: # ε₀ = c‖∇f(w0)‖
+    "The fraction ε₀ rule: c‖∇f(w0)‖."
+    c = check_positive(c, "c", "the fraction of ‖∇f(w0)‖")
+    return float(c * np.linalg.norm(check_pool(pool).grad_f(pool.check_w(w0, "w0"))))
+
+def eps0_premise(pool, # the tasks
+                 w0:np.ndarray, # initial point, shape (d,)
+                 alpha:float, # inner MAML step size α
+                 limit:float=0.5, # largest 2α‖∇²f‖ at which a first-order expansion in α is trusted
+                ) -> dict: # two_alpha_L, holds, reason
+    "Whether the fixed-point rule's first-order premise holds: 2α‖∇²f(w_f)‖ ≤ limit and ∇²f(w_f) ≠ 0 (uncounted)."
+    alpha, limit = check_alpha(alpha), check_positive(limit, "limit", "the largest trusted 2α‖∇²f‖")
+    with check_pool(pool).uncounted():
+        wf = minimiser_f(pool, w0)
+        L = abs(largest_eigenvalue(lambda v: pool.hvp_f(wf, v), pool.d))
+    x = 2 * alpha * L
+    if not np.isfinite(x): return dict(two_alpha_L=x, holds=False, reason="∇²f at f's minimiser is not finite")
+    if L == 0: return dict(two_alpha_L=0.0, holds=False, reason="∇²f = 0 at f's minimiser (a piecewise-linear loss such as the hinge): the expansion is empty")
+    if x > limit: return dict(two_alpha_L=x, holds=False, reason=f"2α‖∇²f‖ = {x:.3g} > {limit:g}: α is too large for a first-order expansion")
+    return dict(two_alpha_L=x, holds=True, reason=f"2α‖∇²f‖ = {x:.3g} ≤ {limit:g}")
+
 # %% ../nbs/03_algorithms.ipynb #f275745e
 class Descent(Stepper):
     "Fixed-step gradient descent: on f while ‖∇f‖ ≥ ε₀ (phase 1, when ε₀ is given), then on F."
@@ -78,19 +127,24 @@ class Descent(Stepper):
                  beta:float, # meta step size β
                  eps:float, # tolerance on the phase-2 gradient norm
                  order:str="exact", # phase-2 meta-gradient: "exact", "first" or "hessian_free"
-                 eps0:float|str|None=None, # phase 1 while ‖∇f‖ ≥ eps0; "auto" for the default rule; None: no phase 1
+                 eps0:float|str|None=None, # phase 1 while ‖∇f‖ ≥ eps0; a rule of EPS0_RULES by name; None: no phase 1
                  batch_size:int|None=None, # tasks sampled per step; None: the whole pool
                  rng:np.random.Generator|None=None, # the batches' generator
                 ):
         w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, 0, order, eps0, batch_size, rng, None, None)
         self.pool, self.w0, self.w, self.alpha, self.beta, self.eps = pool, w0, w0, alpha, beta, eps
         self.order, self.eps0, self.batch_size, self.rng = order, eps0, batch_size, rng
-        self.phase, self.threshold = (2, None) if eps0 is None else (1, np.inf if eps0 == "auto" else float(eps0))
+        self.phase, self.threshold = (2, None) if eps0 is None else (1, np.inf if eps0 == "auto" else None if isinstance(eps0, str) else float(eps0))
         self.t = 0
 
     def evaluate(self, record):
         full = self.batch_size is None
         P, known = (self.pool if full else self.pool.sample(self.batch_size, self.rng)), {}
+        if self.phase == 1 and self.threshold is None:  # a named rule, computed inside the run: its cost and time are the run's
+            try: tau = fixed_point_eps0(self.pool, self.w0, self.alpha) if self.eps0 == "fixed_point" else fraction_eps0(self.pool, self.w0)
+            except (ValueError, ArithmeticError) as e: raise Diverged(f"the {self.eps0} ε₀ rule met a non-finite value ({e})") from None
+            if not np.isfinite(tau): raise Diverged(f"the {self.eps0} ε₀ rule gave {tau}")
+            self.threshold = max(tau, self.eps)
         if self.phase == 1:
             g = P.grad_f(self.w); gn = np.linalg.norm(g)
             if full: known["grad_f"] = g
@@ -125,9 +179,9 @@ def _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size
     alpha, beta = check_alpha(alpha), check_positive(beta, "beta", "the meta step size")
     check_positive(eps, "eps", "the tolerance on ‖∇F‖"); check_int(max_iter, "max_iter", 0, "the step budget")
     if not (isinstance(order, str) and order in GRAD_F_ORDERS): raise ValueError(f"order must be one of {GRAD_F_ORDERS}; got {order!r}")
-    if not (eps0 is None or (isinstance(eps0, str) and eps0 == "auto")):
+    if not (eps0 is None or (isinstance(eps0, str) and eps0 in EPS0_RULES)):
         if isinstance(eps0, str) or np.ndim(eps0) != 0 or np.asarray(eps0).dtype.kind not in "iuf" or not eps0 >= 0:
-            raise ValueError(f"eps0 must be a number >= 0 (inf allowed), 'auto' or None (no phase 1); got {eps0!r}")
+            raise ValueError(f"eps0 must be a number >= 0 (inf allowed), a rule of {EPS0_RULES} or None (no phase 1); got {eps0!r}")
     if batch_size is not None:
         check_int(batch_size, "batch_size", 1, "tasks sampled per step")
         if not isinstance(rng, np.random.Generator):
@@ -144,7 +198,7 @@ def descend(pool, # the tasks: a TaskPool or any pool with the same oracles
             eps:float=1e-6, # stop when the phase-2 gradient norm is ≤ eps
             max_iter:int=1000, # budget of steps
             order:str="exact", # meta-gradient in phase 2: "exact", "first" or "hessian_free"
-            eps0:float|str|None=None, # phase 1 (descend f) while ‖∇f‖ ≥ eps0; "auto" for the default rule; None: no phase 1
+            eps0:float|str|None=None, # phase 1 (descend f) while ‖∇f‖ ≥ eps0; a rule by name ("fixed_point", "fraction", "auto"); None: no phase 1
             batch_size:int|None=None, # tasks sampled per step; None: the whole pool
             rng:np.random.Generator|None=None, # needed when batch_size is given
             record_every:int|None=None, # record a row every k-th step (and the first, last and switch rows); None: about 1000 rows, or only those three with a task batch
@@ -193,7 +247,7 @@ def bimaml(pool, # the tasks: a TaskPool or any pool with the same oracles
            w0:np.ndarray, # initial point, shape (d,)
            alpha:float, # inner MAML step size α ≥ 0
            beta:float, # meta step size β > 0
-           eps0:float|str="auto", # phase 1 (descend f) while ‖∇f‖ ≥ eps0; "auto" for the default rule
+           eps0:float|str="fixed_point", # phase 1 (descend f) while ‖∇f‖ ≥ eps0: a number, or a rule of EPS0_RULES by name
            **kwargs) -> Result:
     "BI-MAML (Algorithm 2): descend f while ‖∇f‖ ≥ eps0, then F until ‖∇F‖ ≤ eps."
     return descend(pool, w0, alpha, beta, order="exact", eps0=eps0, **_keywords(bimaml, kwargs))

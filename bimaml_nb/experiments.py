@@ -8,12 +8,11 @@ import time
 from contextlib import nullcontext
 
 import numpy as np
-from scipy.optimize import minimize
 
 from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, document
 from .runs import Result, drive
 from .data import Experiment, load_experiment
-from .algorithms import Descent, maml, bimaml, eps0_auto
+from .algorithms import Descent, maml, bimaml, eps0_auto, minimiser_f
 from .ode import solve, EXPLICIT, STIFF
 
 # %% auto #0
@@ -57,10 +56,9 @@ def eps0_fixed_point(ex:Experiment, # the experiment (pool, α, w0)
                      rtol:float=1e-3, # stop L-BFGS when ‖∇f‖∞ ≤ rtol·‖∇f(w0)‖ (w_f is needed to O(α) only)
                      maxiter:int=30, # at most this many L-BFGS iterations
                     ) -> tuple: # (ε₀, gradient-equivalents and CPU seconds spent computing it)
-    "The automatic rule (1) evaluated at f's minimiser w_f, where its expansion holds: eq. (2)."
+    "The fixed-point rule (2) of `bimaml(eps0='fixed_point')` on an experiment, with its cost and CPU time."
     snap, c0 = ex.pool.counter.snapshot(), time.process_time()
-    g0 = float(np.linalg.norm(ex.pool.grad_f(ex.w0)))
-    wf = minimize(ex.pool.f, ex.w0, jac=ex.pool.grad_f, method="L-BFGS-B", options=dict(gtol=rtol * g0, maxiter=maxiter)).x
+    wf = minimiser_f(ex.pool, ex.w0, rtol, maxiter)
     tau = eps0_auto(ex.pool, wf, ex.alpha, ex.pool.grad_f(wf), c)
     return float(tau), float(ex.pool.counter.cost_since(snap)), time.process_time() - c0
 
@@ -80,7 +78,7 @@ def eps0_landing(ex:Experiment, # a least-squares experiment (w* known)
     target = float(np.linalg.norm(ex.pool.grad_f(ex.w_star)))
     own = eps0_auto(ex.pool, ex.w_star, ex.alpha, ex.pool.grad_f(ex.w_star))
     out = {"target": target, "own": own}
-    auto = bimaml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=n_iter)
+    auto = bimaml(ex.pool, ex.w0, ex.alpha, ex.beta, eps0="auto", max_iter=n_iter)
     rows = {"auto (as run)": (auto.params["eps0_used"], 2.0, auto)}
     for rule, c in (("fixed_point", 2.0), ("fraction", 0.1)):
         tau = EPS0_RULES[rule](ex)[0]

@@ -124,3 +124,12 @@ def test_sweep_on_a_dask_cluster_equals_serial():
         on_dask = sweep(pool_record, calls, scheduler=client)
         by_address = sweep(pool_record, calls[:1], scheduler=cluster.scheduler_address)
     assert strip_cpu(serial) == strip_cpu(on_dask) and strip_cpu(serial[:1]) == strip_cpu(by_address)
+
+@pytest.mark.parametrize("name", ["synthetic_regression", "diabetes"])
+def test_library_default_eps0_is_the_command_lines_rule(name):
+    "bimaml's default ε₀ ('fixed_point') is the threshold, switch and cost the claims are judged with."
+    from bimaml_nb.algorithms import bimaml
+    ex = primary(name, 1); run = paired_run(ex)
+    r = bimaml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=50)
+    assert r.params["eps0_used"] == pytest.approx(run["eps0"], rel=1e-12) and r.switch == run["switch"]
+    assert r.total_cost == pytest.approx(run["cost"]["BI-MAML"], rel=1e-12)  # the rule's calibration is counted inside the run

@@ -133,3 +133,25 @@ def test_library_default_eps0_is_the_command_lines_rule(name):
     r = bimaml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=50)
     assert r.params["eps0_used"] == pytest.approx(run["eps0"], rel=1e-12) and r.switch == run["switch"]
     assert r.total_cost == pytest.approx(run["cost"]["BI-MAML"], rel=1e-12)  # the rule's calibration is counted inside the run
+
+def test_committed_claims_cost_columns_are_recomputed_by_code():
+    "Rerun the regression pools' paired runs for seeds 0–9 (cost only, machine-independent) and re-judge: claims.md's cost cells follow."
+    import json
+    from pathlib import Path
+    from bimaml_nb.reports import claims_markdown
+    root = Path(__file__).resolve().parents[1] / "nbs" / "images"
+    res, table = json.loads((root / "results.json").read_text()), (root / "claims.md").read_text()
+    committed = {(r["name"], r["seed"]): r["runs"]["fixed_point"] for r in res["records"]}
+    fresh = []
+    for name in ("synthetic_regression", "diabetes"):
+        for seed in range(10):
+            run = paired_run(primary(name, seed))
+            old = committed[(name, seed)]
+            assert (run["switch"], run["cost"]) == (old["switch"], old["cost"]), (name, seed)
+            run["cpu_decrease"] = old["cpu_decrease"]  # the one measured column, taken from the committed run
+            fresh.append(dict(name=name, seed=seed, runs={"fixed_point": run}, matched=next(r["matched"] for r in res["records"] if (r["name"], r["seed"]) == (name, seed))))
+    for row in fig2_claims(fresh):
+        line = claims_markdown([row]).splitlines()[-1]
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        assert any(l.startswith(f"| {row['claim']} |") and [c.strip() for c in l.split("|")[1:-1]][:3] == cells[:3]
+                   and [c.strip() for c in l.split("|")[1:-1]][4:6] == cells[4:6] for l in table.splitlines()), line

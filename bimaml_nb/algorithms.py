@@ -9,7 +9,7 @@ import inspect
 import numpy as np
 from fastcore.meta import delegates
 
-from .oracles import GRAD_F_ORDERS, check_alpha, check_positive, check_int, document
+from .oracles import GRAD_F_ORDERS, check_alpha, check_positive, check_int, check_rng, document
 from .runs import Result, Stepper, Diverged, drive
 
 # %% auto #0
@@ -129,11 +129,11 @@ class Descent(Stepper):
                  order:str="exact", # phase-2 meta-gradient: "exact", "first" or "hessian_free"
                  eps0:float|str|None=None, # phase 1 while ‖∇f‖ ≥ eps0; a rule of EPS0_RULES by name; None: no phase 1
                  batch_size:int|None=None, # tasks sampled per step; None: the whole pool
-                 rng:np.random.Generator|None=None, # the batches' generator
+                 rng:np.random.Generator|int|None=None, # the batches' generator, or an integer seed
                 ):
         w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, 0, order, eps0, batch_size, rng, None, None)
         self.pool, self.w0, self.w, self.alpha, self.beta, self.eps = pool, w0, w0, alpha, beta, eps
-        self.order, self.eps0, self.batch_size, self.rng = order, eps0, batch_size, rng
+        self.order, self.eps0, self.batch_size, self.rng = order, eps0, batch_size, None if batch_size is None else check_rng(rng)
         self.phase, self.threshold = (2, None) if eps0 is None else (1, np.inf if eps0 == "auto" else None if isinstance(eps0, str) else float(eps0))
         self.t = 0
 
@@ -184,8 +184,7 @@ def _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size
             raise ValueError(f"eps0 must be a number >= 0 (inf allowed), a rule of {EPS0_RULES} or None (no phase 1); got {eps0!r}")
     if batch_size is not None:
         check_int(batch_size, "batch_size", 1, "tasks sampled per step")
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError("rng must be a numpy.random.Generator when batch_size is given, e.g. rng=numpy.random.default_rng(0)")
+        check_rng(rng)  # a Generator or an integer seed: the batches' only source of randomness
     if record_every is not None: check_int(record_every, "record_every", 1, "record a row every k-th step")
     if timeout is not None: check_positive(timeout, "timeout", "seconds of wall-clock time")
     return w0, alpha, beta
@@ -200,7 +199,7 @@ def descend(pool, # the tasks: a TaskPool or any pool with the same oracles
             order:str="exact", # meta-gradient in phase 2: "exact", "first" or "hessian_free"
             eps0:float|str|None=None, # phase 1 (descend f) while ‖∇f‖ ≥ eps0; a rule by name ("fixed_point", "fraction", "auto"); None: no phase 1
             batch_size:int|None=None, # tasks sampled per step; None: the whole pool
-            rng:np.random.Generator|None=None, # needed when batch_size is given
+            rng:np.random.Generator|int|None=None, # needed when batch_size is given: a Generator or an integer seed
             record_every:int|None=None, # record a row every k-th step (and the first, last and switch rows); None: about 1000 rows, or only those three with a task batch
             timeout:float|None=None, # wall-clock budget in seconds
             method:str|None=None, # name for the result

@@ -4,11 +4,11 @@
 
 # %% ../nbs/11_cli.ipynb #0abec174
 from __future__ import annotations
-import argparse, os, platform, shutil, signal, sys, tempfile, time
+import argparse, os, platform, re, shutil, signal, sys, tempfile, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ALL', 'EXTRA', 'OUTPUTS', 'parse_seeds', 'run', 'strip_timings', 'clean_partials', 'write', 'reproduce',
+__all__ = ['ALL', 'EXTRA', 'OUTPUTS', 'MAX_SEEDS', 'parse_seeds', 'run', 'strip_timings', 'clean_partials', 'write', 'reproduce',
            'Interrupted', 'main']
 
 # %% ../nbs/11_cli.ipynb #65217c25
@@ -16,19 +16,28 @@ ALL = ("synthetic_regression", "diabetes", "synthetic_svm", "mnist_svm", "fig1")
 EXTRA = ("sinusoid",)  # run only when named: --only sinusoid (about half an hour on 2 cores; with --quick, seconds)
 OUTPUTS = ("fig1.png", "fig2.png", "eps0.png", "sinusoid.png", "results.json", "results.md")  # every file reproduce can write
 
+MAX_SEEDS = 1000  # at most this many seeds in one run (each costs seconds of CPU and a record in results.json)
+
 def parse_seeds(text:str, # "4", "0-9" or "0,2,5" (ranges inclusive)
                ) -> list: # sorted distinct seeds
-    "Seeds from a command-line spec; raises argparse.ArgumentTypeError on anything else."
+    "Seeds from a command-line spec (at most MAX_SEEDS of them); raises argparse.ArgumentTypeError on anything else."
     seeds = set()
     try:
         for part in str(text).split(","):
-            a, _, b = part.strip().partition("-")
-            lo, hi = int(a), int(b) if b else int(a)
-            if lo < 0 or hi < lo: raise ValueError
+            a, dash, b = part.strip().partition("-")
+            if not a.strip().isdigit() or (dash and not b.strip().isdigit()): raise ValueError
+            lo, hi = int(a), int(b) if dash else int(a)
+            if hi < lo or hi - lo + 1 + len(seeds) > MAX_SEEDS: raise ValueError
             seeds.update(range(lo, hi + 1))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0 as N, A-B or a comma list (e.g. 0-9); got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0 as N, A-B (A <= B) or a comma list, e.g. 0-9, "
+                                         f"at most {MAX_SEEDS} of them; got {text!r}") from None
     return sorted(seeds)
+
+def _one_seed(text:str) -> list:
+    "One seed, for --seed; a range or list is refused (use --seeds)."
+    if not str(text).strip().isdigit(): raise argparse.ArgumentTypeError(f"--seed takes one integer >= 0 (use --seeds for ranges); got {text!r}")
+    return [int(text)]
 
 # %% ../nbs/11_cli.ipynb #6eea1754
 def _task(name, seed, cpu_repeats, first):
@@ -157,10 +166,10 @@ def _raise(signum, frame): raise Interrupted(signum)
 
 def _parser():
     from bimaml_nb import __version__
-    p = argparse.ArgumentParser(prog="bimaml-nb", description="Reproduce 'Meta Learning in the Continuous Time Limit' (Xu, Chen, Karbasi, AISTATS 2021) with bimaml_nb.")
+    p = argparse.ArgumentParser(prog="bimaml-nb", allow_abbrev=False, description="Reproduce 'Meta Learning in the Continuous Time Limit' (Xu, Chen, Karbasi, AISTATS 2021) with bimaml_nb.")
     p.add_argument("--version", action="version", version=f"bimaml-nb {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("reproduce", help="run the paper's experiments over seeds and write figures, results.json and results.md",
+    r = sub.add_parser("reproduce", allow_abbrev=False, help="run the paper's experiments over seeds and write figures, results.json and results.md",
                        description="Run MAML and BI-MAML on the paper's pools (Fig. 2) over the seeds, judge §5's claims on cost "
                                    "(CPU time beside), with both ε₀ rules and every modelling variant, and Fig. 1; write "
                                    "fig2.png, eps0.png, fig1.png (those made), results.json and results.md.")
@@ -168,10 +177,10 @@ def _parser():
                    help=f"run only these experiments (default: {', '.join(ALL)}; also: {', '.join(EXTRA)})")
     r.add_argument("--out", default="results", help="output folder, created if missing (default: ./results)")
     g = r.add_mutually_exclusive_group()
-    g.add_argument("--seeds", type=parse_seeds, default=[0], help="seeds of data and w0: N, A-B or a comma list, e.g. 0-9 (default: 0)")
-    g.add_argument("--seed", type=parse_seeds, dest="seeds", help="one seed (same as --seeds N)")
+    g.add_argument("--seeds", type=parse_seeds, default=[0], help=f"seeds of data and w0: N, A-B or a comma list, e.g. 0-9, at most {MAX_SEEDS} (default: 0; one seed of the default set takes about 30 s of CPU, 0-9 about 3 min)")
+    g.add_argument("--seed", type=_one_seed, dest="seeds", help="one seed (same as --seeds N)")
     r.add_argument("--quick", action="store_true", help="fewer CPU-time pairs and a coarser Fig. 1 grid (seconds, for tests)")
-    r.add_argument("--jobs", type=int, default=-1, help="local worker processes (default: -1, one per core; 1: no workers)")
+    r.add_argument("--jobs", type=int, default=-1, help="local worker processes, 1 to 64 (default: -1, one per core; 1: no workers)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="run the sweep on a Dask cluster, e.g. tcp://host:8786 (pip install bimaml_nb[cluster])")
     return p
 
@@ -189,7 +198,9 @@ def main(argv:list|None=None, # command-line arguments; None: sys.argv[1:]
     p = _parser(); a = p.parse_args(argv)
     if not str(a.out).strip(): p.error("--out must name a folder; got an empty string")
     if not _writable(a.out): p.error(f"--out {a.out!r} is not a writable folder: choose another with --out DIR")
-    if a.jobs == 0: p.error("--jobs must be a number of worker processes >= 1, or -1 for one per core; got 0")
+    if not (a.jobs == -1 or 1 <= a.jobs <= 64): p.error(f"--jobs must be a number of worker processes from 1 to 64, or -1 for one per core; got {a.jobs}")
+    if a.scheduler is not None and not re.fullmatch(r"(tcp|tls|inproc|ucx)://[^\s/:]+(:\d+)?|[^\s/:]+:\d+", a.scheduler):
+        p.error(f"--scheduler must be a Dask scheduler address such as tcp://host:8786; got {a.scheduler!r}")
     old = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         res = reproduce(tuple(dict.fromkeys(a.only)), a.out, a.seeds, a.quick, a.jobs, a.scheduler)
@@ -198,6 +209,9 @@ def main(argv:list|None=None, # command-line arguments; None: sys.argv[1:]
         print(f"bimaml-nb: stopped by {name}; {a.out} left as it was", file=sys.stderr)
         sys.exit(128 + e.signum)
     except OSError as e:  # a full disk, a folder removed under us: one line, nothing half-written (write() is atomic)
+        if a.scheduler and "connect" in str(e).lower():
+            print(f"bimaml-nb: could not connect to the Dask scheduler {a.scheduler}: {e}; check --scheduler", file=sys.stderr)
+            sys.exit(1)
         print(f"bimaml-nb: could not write the results to {a.out}: {e.strerror or e}; free space or choose another --out", file=sys.stderr)
         sys.exit(1)
     finally:

@@ -142,8 +142,10 @@ class PredictionLoss:
                  name:str="loss", # shown in the repr
                  d12:Callable|None=None, # (ℓ′, ℓ″) together, sharing their work; None: (d1(z, y), d2(z, y))
                  d3:Callable|None=None, # ℓ‴(z, y), for Hessian-vector products of F; None: autograd differentiates ℓ″
+                 labels:str|None=None, # "pm1": the loss is meant for labels −1 and +1 only (checked when a pool is built); None: any real y
                 ):
-        self.ell, self.l2, self.name = ell, _check_l2(l2), name
+        if labels not in (None, "pm1"): raise ValueError(f"labels must be None or 'pm1' (labels −1 and +1); got {labels!r}")
+        self.ell, self.l2, self.name, self.labels = ell, _check_l2(l2), name, labels
         self.d1 = d1 or elementwise_grad(ell)
         self.d2 = d2 or elementwise_grad(self.d1)
         self.d12 = d12 or (lambda z, y: (self.d1(z, y), self.d2(z, y)))
@@ -159,7 +161,7 @@ class PredictionLoss:
 def ridge(self:PredictionLoss, l2:float, # ridge weight λ ≥ 0
          ) -> PredictionLoss: # the same ℓ with ridge weight λ
     "This loss with another ridge weight."
-    return PredictionLoss(self.ell, self.d1, self.d2, l2, self.name, self.d12, self.d3)
+    return PredictionLoss(self.ell, self.d1, self.d2, l2, self.name, self.d12, self.d3, self.labels)
 
 # %% ../nbs/00_oracles.ipynb #d75769b5
 squared_loss = PredictionLoss(lambda z, y: 0.5 * (z - y) ** 2, lambda z, y: z - y, lambda z, y: 1.0, name="squared",
@@ -190,14 +192,14 @@ def hinge_loss(l2:float=0.0, # ridge weight λ ≥ 0
               ) -> PredictionLoss: # per-sample loss (w, X, y) -> (..., n)
     "Per-sample hinge loss $\\max(0, 1 - y\\,x^\\top w) + \\frac{\\lambda}{2}\\|w\\|^2$ for labels ±1."
     return PredictionLoss(lambda z, y: anp.maximum(0.0, 1.0 - y * z), lambda z, y: -y * _step(1.0 - y * z),
-                          lambda z, y: 0.0, l2, "hinge", d3=lambda z, y: 0.0)
+                          lambda z, y: 0.0, l2, "hinge", d3=lambda z, y: 0.0, labels="pm1")
 
 # %% ../nbs/00_oracles.ipynb #b76d0ce9
 def logistic_loss(l2:float=0.0, # ridge weight λ ≥ 0
                  ) -> PredictionLoss: # per-sample loss (w, X, y) -> (..., n)
     "Per-sample logistic loss $\\log(1 + e^{-y\\,x^\\top w}) + \\frac{\\lambda}{2}\\|w\\|^2$ for labels ±1."
     return PredictionLoss(lambda z, y: anp.logaddexp(0.0, -y * z), _logistic_d1,
-                          lambda z, y: _logistic_d12(z, y)[1], l2, "logistic", _logistic_d12, _logistic_d3)
+                          lambda z, y: _logistic_d12(z, y)[1], l2, "logistic", _logistic_d12, _logistic_d3, labels="pm1")
 
 # %% ../nbs/00_oracles.ipynb #80eed872
 def squared_hinge_loss(l2:float=0.0, # ridge weight λ ≥ 0
@@ -205,7 +207,7 @@ def squared_hinge_loss(l2:float=0.0, # ridge weight λ ≥ 0
     "Per-sample squared hinge loss $\\tfrac12\\max(0, 1 - y\\,x^\\top w)^2 + \\frac{\\lambda}{2}\\|w\\|^2$ for labels ±1."
     def d2(z, y): s = _step(1.0 - y * z); return y * y * s * s
     return PredictionLoss(lambda z, y: 0.5 * anp.maximum(0.0, 1.0 - y * z) ** 2,
-                          lambda z, y: -y * np.maximum(0.0, 1.0 - y * z), d2, l2, "squared_hinge", d3=lambda z, y: 0.0)
+                          lambda z, y: -y * np.maximum(0.0, 1.0 - y * z), d2, l2, "squared_hinge", d3=lambda z, y: 0.0, labels="pm1")
 
 # %% ../nbs/00_oracles.ipynb #e84d103f
 HVP_COST = 1.0  # gradient-equivalents charged for one Hessian-vector product
@@ -530,6 +532,10 @@ def from_data(cls:TaskPool,
     if not callable(loss): raise TypeError(f"loss must be a per-sample loss(w, X, y), e.g. squared_loss or logistic_loss(0.1); got {loss!r}")
     X, y, omega = _task_arrays(X, y)
     M, d = X.shape[0], X.shape[2]
+    if getattr(loss, "labels", None) == "pm1" and not np.all(np.isin(y[omega > 0], (-1.0, 1.0))):
+        seen = np.unique(y[omega > 0]); shown = ", ".join(f"{v:g}" for v in seen[:5]) + (", ..." if len(seen) > 5 else "")
+        raise ValueError(f"y must hold labels -1 and +1 for the {loss.name} loss; got values {{{shown}}}"
+                         + (": for 0/1 labels pass y = 2 * y - 1" if set(seen) <= {0.0, 1.0} else ""))
     if fast and isinstance(loss, PredictionLoss):
         out = _probe(lambda z: loss.ell(z, y[0]), np.zeros(y.shape[1]), "loss")  # ℓ on the first task's predictions z = 0
         if out.shape != y.shape[1:]: raise ValueError(f"ℓ(z, y) must be elementwise: for z, y of shape {y.shape[1:]} it returned shape {out.shape}")
@@ -693,12 +699,10 @@ def hess_F(self:TaskPool, w:np.ndarray, # point, shape (d,)
 # %% ../nbs/00_oracles.ipynb #ad621f7b
 def draw_tasks(p:np.ndarray, # task distribution, shape (M,)
                batch_size:int, # B ≥ 1 tasks to draw, with replacement
-               rng:np.random.Generator, # the only source of randomness
+               rng:np.random.Generator|int, # the only source of randomness (or an integer seed)
               ) -> np.ndarray: # indices of the drawn tasks, shape (B,)
     "Indices of B tasks drawn i.i.d. from p, with the batch size and generator checked."
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
-    return rng.choice(len(p), size=check_int(batch_size, "batch_size", 1, "tasks per batch"), replace=True, p=p)
+    return check_rng(rng).choice(len(p), size=check_int(batch_size, "batch_size", 1, "tasks per batch"), replace=True, p=p)
 
 @patch
 def sample(self:TaskPool, batch_size:int, # B ≥ 1 tasks to draw, with replacement

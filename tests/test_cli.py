@@ -85,7 +85,7 @@ def test_help_starts_without_heavy_imports():
 @pytest.mark.parametrize("args, message", [
     (["reproduce", "--only", "cifar"], "invalid choice"),
     (["reproduce", "--seeds", "-1"], "seeds must be integers >= 0"),
-    (["reproduce", "--seed", "x"], "seeds must be integers >= 0"),
+    (["reproduce", "--seed", "x"], "--seed takes one integer >= 0"),
     (["reproduce", "--seeds", "3-1"], "seeds must be integers >= 0"),
 ])
 def test_bad_arguments_exit_2(tmp_path, args, message):
@@ -134,3 +134,13 @@ def test_a_full_disk_ends_in_one_line_not_a_traceback(tmp_path, monkeypatch, cap
 def test_zero_jobs_is_refused(tmp_path):
     p = subprocess.run([BIN, "reproduce", "--jobs", "0", "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert p.returncode == 2 and "--jobs must be" in p.stderr
+
+@pytest.mark.parametrize("args, says", [
+    (["--seeds", "0-"], "seeds must be integers"), (["--seeds", "0-10000000"], "at most 1000"), (["--seeds", "5-2"], "A <= B"),
+    (["--seed", "0-2"], "--seed takes one integer"), (["--see", "3"], "unrecognized arguments: --see"),
+    (["--jobs", "1000000000"], "--jobs must be a number of worker processes from 1 to 64"), (["--jobs", "0"], "from 1 to 64"),
+    (["--scheduler", "garbage"], "--scheduler must be a Dask scheduler address")])
+def test_bad_options_end_in_one_line_naming_the_option(args, says, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e: main(["reproduce", "--out", str(tmp_path / "o")] + args)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and says in err and "Traceback" not in err

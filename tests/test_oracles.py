@@ -213,3 +213,19 @@ def test_from_functions_pools_keep_the_general_engine():
     assert type(pool._engine).__name__ == "_AutogradTasks"
     w, u = np.array([0.3, -1.2]), np.array([1.0, 0.5])
     np.testing.assert_allclose(central_difference(lambda v: pool.grad_F(v, 0.1), w, u), pool.hvp_F(w, u, 0.1), rtol=1e-6)
+
+@pytest.mark.parametrize("make", ["hinge_loss", "logistic_loss", "squared_hinge_loss"])
+def test_pm1_losses_refuse_01_labels_and_name_the_fix(make):
+    from bimaml_nb import oracles
+    loss = getattr(oracles, make)(0.01)
+    X, y01 = np.ones((2, 4, 3)), np.array([[0., 1., 1., 0.], [1., 0., 0., 1.]])
+    with pytest.raises(ValueError, match=r"pass y = 2 \* y - 1"): oracles.TaskPool.from_data(loss, X, y01)
+    with pytest.raises(ValueError, match="y must hold labels -1 and \\+1"): oracles.TaskPool.from_data(loss.ridge(0.0), X, 0.5 * y01)
+    assert oracles.TaskPool.from_data(loss, X, 2 * y01 - 1).M == 2
+
+def test_check_rng_takes_seeds_and_generators():
+    from bimaml_nb.oracles import check_rng
+    g = np.random.default_rng(1)
+    assert check_rng(g) is g and np.array_equal(check_rng(5).normal(size=4), np.random.default_rng(5).normal(size=4))
+    for bad in (-1, 2.0, None, True, np.random.RandomState(0)):
+        with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an integer seed"): check_rng(bad)

@@ -14,10 +14,11 @@ from .oracles import TaskPool, check_alpha, check_positive, check_int, check_rea
 from .data import fig1_losses, derivative
 
 # %% auto #0
-__all__ = ['fig1_tasks', 'ball', 'task_hessians', 'spread', 'Constants', 'constants', 'alpha_terms', 'zeta', 'Condition',
-           'conditions', 'predicted_time_36', 'predicted_time_41', 'TheoryReport', 'theory_report', 'lyapunov_lhs',
-           'alpha_zeta_zero', 'Tasks1D', 'tasks_1d', 'maml_1d', 'tasks_at', 'Landscape', 'landscape_1d', 'maml_jet',
-           'CountChanges', 'critical_count_changes', 'sample_U', 'hessian_F_range', 'sample_V', 'alpha_zeta_half']
+__all__ = ['fig1_tasks', 'ball', 'task_hessians', 'spread', 'Constants', 'constants', 'assumption_failure', 'alpha_terms', 'zeta',
+           'Condition', 'conditions', 'predicted_time_36', 'predicted_time_41', 'TheoryReport', 'theory_report',
+           'lyapunov_lhs', 'alpha_zeta_zero', 'Tasks1D', 'tasks_1d', 'maml_1d', 'tasks_at', 'Landscape', 'landscape_1d',
+           'maml_jet', 'CountChanges', 'critical_count_changes', 'sample_U', 'hessian_F_range', 'sample_V',
+           'alpha_zeta_half']
 
 # %% ../nbs/05_theory.ipynb #d7d611e2
 def ball(center:np.ndarray, # centre, shape (d,)
@@ -89,21 +90,33 @@ def constants(pool:TaskPool, # the tasks
 # %% ../nbs/05_theory.ipynb #f4b206df
 def _div(a, b): return np.inf if b == 0 else a / b
 
+def assumption_failure(c:Constants, # constants of the pool on a region
+                      ) -> str: # "" if the theorems' assumptions hold on the region, else why not
+    "Why the paper's theorems do not apply on this region (μ ≤ 0: not strongly convex; L ≤ 0; a non-finite constant), or ''."
+    vals = dict(L=c.L, μ=c.mu, σ=c.sigma, κ=c.kappa)
+    bad = [k for k, v in vals.items() if not np.isfinite(v)]
+    if bad: return f"{', '.join(bad)} not finite on the region: the theorems do not apply"
+    if c.mu <= 0: return f"μ = {c.mu:.4g} ≤ 0 on the region: the task losses are not strongly convex there (Assumption 3.2 fails), so the theorems do not apply"
+    if c.L <= 0: return f"L = {c.L:.4g} ≤ 0 on the region: no smoothness constant (Assumption 3.2 fails)"
+    return ""
+
 def alpha_terms(c:Constants, # constants of the pool on a region
                 eps0:float|None=None, # BI-MAML's ε₀ (for Theorem 4.1)
                ) -> dict: # theorem -> {term name: bound on α}
     "Every term of the α conditions of Theorems 3.6, 4.1, 3.8 and 3.9."
     L, mu, s, k = c.L, c.mu, c.sigma, c.kappa
+    if assumption_failure(c):  # no α satisfies a theorem whose assumptions fail: every bound is 0
+        return {t: {"assumptions 3.2-3.5": 0.0} for t in ("Theorem 3.6", "Theorem 3.8", "Theorem 3.9") + (("Theorem 4.1",) if eps0 is not None else ())}
     K38 = 0.25 * (9 / np.sqrt(mu) + 5) * s
     K39 = (9 / 7 * np.sqrt(L / mu) + 1) * s
     out = {
-        "Theorem 3.6": {"1/(2L)": 1 / (2 * L), "7μ^1.5/(288κσ+232κ√μσ)": _div(7 * mu ** 1.5, 288 * k * s + 232 * k * np.sqrt(mu) * s),
+        "Theorem 3.6": {"1/(2L)": _div(1, 2 * L), "7μ^1.5/(288κσ+232κ√μσ)": _div(7 * mu ** 1.5, 288 * k * s + 232 * k * np.sqrt(mu) * s),
                         "(2/15)^(1/3) μ^(1/3) L^(-5/3)": (2 / 15) ** (1 / 3) * mu ** (1 / 3) * L ** (-5 / 3),
                         "√(1/15) μ^0.5 L^-2": np.sqrt(1 / 15) * mu ** 0.5 / L ** 2, "√(1/15) μ L^-2": np.sqrt(1 / 15) * mu / L ** 2},
-        "Theorem 3.8": {"1/(2L)": 1 / (2 * L), "7μ/(8κ(16K+9σ))": _div(7 * mu, 8 * k * (16 * K38 + 9 * s))},
-        "Theorem 3.9": {"1/(4L)": 1 / (4 * L), "7μ/(8κ(16K+9σ))": _div(7 * mu, 8 * k * (16 * K39 + 9 * s))},
+        "Theorem 3.8": {"1/(2L)": _div(1, 2 * L), "7μ/(8κ(16K+9σ))": _div(7 * mu, 8 * k * (16 * K38 + 9 * s))},
+        "Theorem 3.9": {"1/(4L)": _div(1, 4 * L), "7μ/(8κ(16K+9σ))": _div(7 * mu, 8 * k * (16 * K39 + 9 * s))},
     }
-    if eps0 is not None: out["Theorem 4.1"] = {"1/(2L)": 1 / (2 * L), "7μ/(288κε₀+232κσ)": _div(7 * mu, 288 * k * eps0 + 232 * k * s)}
+    if eps0 is not None: out["Theorem 4.1"] = {"1/(2L)": _div(1, 2 * L), "7μ/(288κε₀+232κσ)": _div(7 * mu, 288 * k * eps0 + 232 * k * s)}
     return out
 
 def zeta(c:Constants, alpha:float) -> float:
@@ -120,35 +133,40 @@ class Condition:
     terms:dict # term -> bound on α
     alpha:float # the α evaluated
     strict:bool # "<" (True) or "≤"
+    reason:str="" # why the theorem does not apply at all ("" when its assumptions hold on the region)
 
     @property
     def bound(self) -> float: return float(min(self.terms.values()))
     @property
     def margins(self) -> dict: return {k: float(v - self.alpha) for k, v in self.terms.items()}
     @property
-    def holds(self) -> bool: return bool(self.alpha < self.bound if self.strict else self.alpha <= self.bound)
+    def holds(self) -> bool: return not self.reason and bool(self.alpha < self.bound if self.strict else self.alpha <= self.bound)
 
 def conditions(c:Constants, alpha:float, eps0:float|None=None) -> list:
     "Each theorem's α condition evaluated at α."
     alpha, eps0 = check_alpha(alpha), (None if eps0 is None else check_real(eps0, "eps0", "BI-MAML's ε₀", 0))
     strict = {"Theorem 3.6": True, "Theorem 4.1": True, "Theorem 3.8": False, "Theorem 3.9": False}
-    return [Condition(t, terms, float(alpha), strict[t]) for t, terms in alpha_terms(c, eps0).items()]
+    why = assumption_failure(c)
+    return [Condition(t, terms, float(alpha), strict[t], why) for t, terms in alpha_terms(c, eps0).items()]
 
 # %% ../nbs/05_theory.ipynb #bdc8436f
 def predicted_time_36(c:Constants, alpha:float, grad_f0:float, eps:float) -> float:
-    "Theorem 3.6's explicit time bound from its proof (inf where ι = ζ − μ/2 ≤ 0)."
+    "Theorem 3.6's explicit time bound from its proof: ≥ 0, and inf where it does not apply (ι = ζ − μ/2 ≤ 0, μ ≤ 0 or σ = 0)."
     alpha, grad_f0, eps = check_alpha(alpha), check_real(grad_f0, "grad_f0", "‖∇f(w0)‖", 0), check_positive(eps, "eps", "the target ‖∇F‖")
+    if assumption_failure(c) or c.sigma <= 0: return np.inf  # the bound is stated for μ > 0 and σ > 0 only
     iota = zeta(c, alpha) - c.mu / 2
     if iota <= 0: return np.inf
     mu, s = c.mu, c.sigma
     t1 = 0.0 if grad_f0 ** 2 <= s ** 2 / mu else 2 / mu * np.log((mu ** 2 * grad_f0 ** 2 - mu * s ** 2 / 2) / (iota * s ** 2))
     K = 0.25 * (9 / np.sqrt(mu) + 5) * s
-    return float(t1 + max(0.0, 16 / mu * np.log(K / eps)))
+    return float(max(0.0, t1) + max(0.0, 16 / mu * np.log(K / eps)))
 
 def predicted_time_41(c:Constants, eps0:float, grad_f0:float, eps:float) -> float:
-    "Theorem 4.1's time with the O constant taken as 1."
+    "Theorem 4.1's time with the O constant taken as 1: ≥ 0, and inf where its assumptions fail (μ ≤ 0)."
     eps0, grad_f0, eps = check_positive(eps0, "eps0", "BI-MAML's ε₀"), check_real(grad_f0, "grad_f0", "‖∇f(w0)‖", 0), check_positive(eps, "eps", "the target ‖∇F‖")
-    return float(np.log((9 * eps0 + 5 * c.sigma) * grad_f0 / (4 * eps0 * eps)) / c.mu)
+    if assumption_failure(c): return np.inf
+    if grad_f0 == 0: return 0.0  # w0 is already a critical point of f
+    return float(max(0.0, np.log((9 * eps0 + 5 * c.sigma) * grad_f0 / (4 * eps0 * eps)) / c.mu))
 
 # %% ../nbs/05_theory.ipynb #fe977a3b
 @dataclass
@@ -166,6 +184,7 @@ class TheoryReport:
         lines = [f"L = {c.L:.4g}, μ = {c.mu:.4g}, σ = {c.sigma:.4g}, κ = {c.kappa:.4g} on {c.n_points} points ({c.note})",
                  f"α = {self.alpha:g}; ζ = {self.zeta:.4g} ({'> 0: ‖∇f‖² contracts' if self.zeta > 0 else '≤ 0: Lemma 3.7 gives no contraction'})"]
         for cond in self.conditions:
+            if cond.reason: lines.append(f"{cond.theorem}: does not apply: {cond.reason}"); continue
             lines.append(f"{cond.theorem}: {'holds' if self.applies[cond.theorem] else 'FAILS'}; largest α allowed {cond.bound:.4g}; margins "
                          + ", ".join(f"{k} {v:+.3g}" for k, v in cond.margins.items()))
         return "\n".join(lines)

@@ -81,7 +81,6 @@ def test_fig1_pair_against_hand_derivatives():
     (lambda P, w: P.grad_F(w, np.inf), "alpha must be"),
     (lambda P, w: P.grad_f(w[:2]), "w must have shape (3,)"),
     (lambda P, w: P.grad_F(np.full(3, np.nan), 0.1), "w contains NaN"),
-    (lambda P, w: P.sample(2, np.random.RandomState(0)), "numpy.random.Generator"),
 ])
 def test_bad_calls(call, message):
     pool = _ragged_pool(squared_loss, 0)[0]
@@ -229,3 +228,8 @@ def test_check_rng_takes_seeds_and_generators():
     assert check_rng(g) is g and np.array_equal(check_rng(5).normal(size=4), np.random.default_rng(5).normal(size=4))
     for bad in (-1, 2.0, None, True, np.random.RandomState(0)):
         with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an integer seed"): check_rng(bad)
+
+def test_sample_refuses_a_legacy_random_state():
+    P = TaskPool.from_data(squared_loss, np.ones((3, 4, 2)), np.ones((3, 4)))
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an integer seed"): P.sample(2, np.random.RandomState(0))
+    assert np.array_equal(P.sample(2, 3).tasks, P.sample(2, np.random.default_rng(3)).tasks)

@@ -186,3 +186,27 @@ def test_report_and_constants_refuse_negative_eps0_and_zero_step():
     pool = TaskPool.from_data(squared_loss, np.arange(12.0).reshape(2, 3, 2), np.ones((2, 3)))
     with pytest.raises(ValueError, match="eps0 must be"): theory_report(pool, 0.1, np.zeros((1, 2)), eps0=-1.0)
     with pytest.raises(ValueError, match="h must be > 0"): constants(pool, np.zeros((1, 2)), h=0.0)
+
+def test_theory_report_is_honest_on_the_primary_svm_pool():
+    from bimaml_nb.data import load_experiment
+    from bimaml_nb.theory import theory_report, ball
+    ex = load_experiment("synthetic_svm", 0, loss="hinge", l2=0.0)
+    rep = theory_report(ex.pool, ex.alpha, ball(ex.w0, 1.0, 3, np.random.default_rng(0)))
+    assert rep.constants.mu <= 0 and not any(rep.applies.values())
+    assert all("Assumption 3.2 fails" in c.reason and not c.holds for c in rep.conditions) and "does not apply" in str(rep)
+
+from hypothesis import given, strategies as st
+
+@given(L=st.floats(-1, 10), mu=st.floats(-1, 10), sigma=st.floats(0, 10), kappa=st.floats(0, 10),
+       alpha=st.floats(1e-6, 1), eps0=st.floats(1e-6, 10), g0=st.floats(0, 100), eps=st.floats(1e-8, 1))
+def test_alpha_bounds_and_times_are_real_and_nonnegative_on_any_constants(L, mu, sigma, kappa, alpha, eps0, g0, eps):
+    from bimaml_nb.theory import Constants, conditions, predicted_time_36, predicted_time_41, assumption_failure
+    c = Constants(L, mu, sigma, kappa, 1, 0)
+    for cond in conditions(c, alpha, eps0):
+        b = cond.bound
+        assert isinstance(b, float) and (b >= 0) and not np.isnan(b)
+        assert cond.holds == (not cond.reason and (alpha < b if cond.strict else alpha <= b))
+        if mu <= 0: assert cond.reason and not cond.holds
+    for t in (predicted_time_36(c, alpha, g0, eps), predicted_time_41(c, eps0, g0, eps)):
+        assert isinstance(t, float) and t >= 0 and not np.isnan(t)
+    assert bool(assumption_failure(c)) == (mu <= 0 or L <= 0)

@@ -95,7 +95,16 @@ def from_dict(cls:Result, d:dict, # the output of `to_dict`
     names = [f.name for f in fields(cls)]
     missing, unknown = [k for k in names if k not in d and k != "params"], [k for k in d if k not in names]
     if missing or unknown: raise ValueError(f"d is not a Result dictionary: missing fields {missing}, unknown fields {unknown}")
-    d = _unplain(dict(d))
+    d = dict(d)
+    for k in _ARRAYS + ("total_cost", "total_wall", "switch", "alpha", "params"): d[k] = _unplain(d.get(k, {}))  # numbers only: a message "nan" stays a string
+    for k in ("method", "status", "message"):
+        if not isinstance(d[k], str): raise ValueError(f"d[{k!r}] must be a str; got {d[k]!r}")
+    for k in ("total_cost", "total_wall", "alpha"):
+        if isinstance(d[k], bool) or not isinstance(d[k], (int, float)): raise ValueError(f"d[{k!r}] must be a number; got {d[k]!r}")
+    if isinstance(d["steps"], bool) or not isinstance(d["steps"], int) or d["steps"] < 0: raise ValueError(f"d['steps'] must be an integer >= 0; got {d['steps']!r}")
+    if d["switch"] is not None and (isinstance(d["switch"], bool) or not isinstance(d["switch"], (int, float))):
+        raise ValueError(f"d['switch'] must be a number or None; got {d['switch']!r}")
+    if not isinstance(d["params"], dict): raise ValueError(f"d['params'] must be a dict; got {d['params']!r}")
     for k in _ARRAYS:
         try: d[k] = np.array(d[k], dtype=int if k == "phase" else float)
         except (TypeError, ValueError) as e: raise ValueError(f"d[{k!r}] must be a list of numbers ({e})") from None
@@ -104,20 +113,36 @@ def from_dict(cls:Result, d:dict, # the output of `to_dict`
         raise ValueError("d must hold rows of the same length R >= 1: t, F, ..., cost of shape (R,) and iterates of shape (R, d); got shapes "
                          + ", ".join(f"{k} {d[k].shape}" for k in _ARRAYS))
     if d["status"] not in STATUSES: raise ValueError(f"d['status'] must be one of {STATUSES}; got {d['status']!r}")
+    if d["status"] not in ("diverged", "invalid start"):  # a run that did not diverge records finite rows only
+        bad = [k for k in ("F", "grad_F_norm", "grad_f_norm", "iterates") if not np.all(np.isfinite(d[k]))]
+        if bad: raise ValueError(f"d['status'] is {d['status']!r} but its rows have non-finite {', '.join(bad)}")
+    if d["status"] == "converged":  # and a converged one meets its tolerance
+        eps = d["params"].get("eps")
+        if isinstance(eps, (int, float)) and not isinstance(eps, bool) and not d["grad_F_norm"][-1] <= eps:
+            raise ValueError(f"d['status'] is 'converged' but its last ‖∇F‖ = {d['grad_F_norm'][-1]:.3g} exceeds its eps = {eps:g}")
     return cls(**d)
 
 @patch
 def save(self:Result, path:str|Path, # file to write (JSON)
         ) -> Path:
-    "Write the result to a strict JSON file."
-    path = _path(path); path.write_text(json.dumps(self.to_dict(), allow_nan=False)); return path
+    "Write the result to a strict JSON file, atomically (a temporary file renamed into place)."
+    import os, tempfile
+    path, text = _path(path), json.dumps(self.to_dict(), allow_nan=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh: fh.write(text)
+        os.replace(tmp, path)  # atomic: a failed write leaves the old file as it was
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True); raise
+    return path
 
 @patch(cls_method=True)
 def load(cls:Result, path:str|Path, # a file written by `Result.save`
         ) -> Result:
     "Read a result written by `save`; a file that is not one is a ValueError naming it."
     path = _path(path)
-    try: d = json.loads(path.read_text())
+    def refuse(c): raise ValueError(f"non-strict JSON constant {c}")
+    try: d = json.loads(path.read_text(), parse_constant=refuse)
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"path {str(path)!r} is not a JSON file written by Result.save: {e}") from None
     try: return cls.from_dict(d)
     except (TypeError, ValueError) as e: raise ValueError(f"path {str(path)!r} is not a file written by Result.save: {e}") from None

@@ -99,3 +99,16 @@ def test_nesterov_schedule_is_su_boyd_candes_k_over_k_plus_3():
         yk, x_prev = x + k / (k + 3) * (x - x_prev), x
         ys.append(yk)
     np.testing.assert_allclose(r.iterates, np.array(ys), rtol=1e-10, atol=1e-12)
+
+def test_result_files_are_validated_and_saved_atomically(tmp_path):
+    import json
+    from bimaml_nb.runs import Result
+    pool = TaskPool.from_data(squared_loss, np.ones((2, 3, 2)), np.arange(6.).reshape(2, 3))
+    r = maml(pool, np.zeros(2), 0.1, 0.5, max_iter=3)
+    p = r.save(tmp_path / "r.json"); good = p.read_text()
+    assert Result.load(p).to_dict() == r.to_dict()
+    for field, bad in [("status", "converged"), ("F", ["nan"] * len(r.F)), ("grad_F_norm", ["inf"] * len(r.F)), ("message", 3), ("switch", "x"), ("steps", -1)]:
+        p.write_text(json.dumps(json.loads(good) | {field: bad}))
+        with pytest.raises(ValueError, match=field): Result.load(p)
+    p.write_text(good.replace(f'"total_cost": {r.total_cost}', '"total_cost": Infinity'))
+    with pytest.raises(ValueError, match="non-strict JSON"): Result.load(p)

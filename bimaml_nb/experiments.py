@@ -73,7 +73,7 @@ EPS0_RULES = {"fixed_point": eps0_fixed_point, "fraction": eps0_fraction}  # the
 # %% ../nbs/06_experiments.ipynb #7e1f37a3
 def eps0_landing(ex:Experiment, # a least-squares experiment (w* known)
                  n_iter:int=N_ITER, # iterations of each BI-MAML run
-                ) -> dict: # rule -> threshold, its ratio to c‖∇f(w*)‖, the switch step and the run's cost
+                ) -> dict: # rule -> threshold, its ratios to rule (1) at w* and to 2‖∇f(w*)‖, the switch step and the run's cost
     "The automatic rule as run, its repair (2) and the fraction rule (3), against ‖∇f(w*)‖."
     target = float(np.linalg.norm(ex.pool.grad_f(ex.w_star)))
     own = eps0_auto(ex.pool, ex.w_star, ex.alpha, ex.pool.grad_f(ex.w_star))

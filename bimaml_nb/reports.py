@@ -139,7 +139,7 @@ def results_markdown(res:dict, # a results dict (as written to results.json)
                f"{res['rule']}, ½·MSE for regression, the plain hinge for the SVMs."] + _variant_tables(res)
     if res.get("eps0_landing"):
         md += ["\n## Where each ε₀ rule lands (seed " + str(res["seeds"][0]) + ")\n",
-               "| pool | rule | ε₀ | of rule (1) at w* | of c‖∇f(w*)‖ | switch step |", "|---|---|---|---|---|---|"]
+               "| pool | rule | ε₀ | of rule (1) at w* | of 2‖∇f(w*)‖ | switch step |", "|---|---|---|---|---|---|"]
         for name, L in res["eps0_landing"].items():
             for k in ("auto (as run)", "fixed_point", "fraction"):
                 md.append(f"| {name} | {k} | {L[k]['eps0']:.4g} | {L[k]['own']:.2f} | {L[k]['true']:.2f} | {L[k]['switch']} |")

@@ -155,3 +155,12 @@ def test_committed_claims_cost_columns_are_recomputed_by_code():
         cells = [c.strip() for c in line.split("|")[1:-1]]
         assert any(l.startswith(f"| {row['claim']} |") and [c.strip() for c in l.split("|")[1:-1]][:3] == cells[:3]
                    and [c.strip() for c in l.split("|")[1:-1]][4:6] == cells[4:6] for l in table.splitlines()), line
+
+@pytest.mark.parametrize("name, ratio", [("synthetic_regression", 0.77), ("diabetes", 0.52)])
+def test_first_order_estimate_at_w_star_is_what_the_prose_says(name, ratio):
+    "03_algorithms: 2α‖b(w*)‖ is 0.77 and 0.52 times ‖∇f(w*)‖ on the regression pools (b from the two-gradient formula, by hand)."
+    ex = primary(name, 0); P, a, w = ex.pool, ex.alpha, ex.w_star
+    g, G = P.grad_f(w), P.task_grads(w)
+    inner = np.mean([P.task_grads(w - a * G[i])[i] for i in range(P.M)], axis=0)  # E_i ∇f_i(w − α∇f_i(w)), uniform p
+    two_alpha_b = 2 * np.linalg.norm(P.grad_f(w - a * g) - inner)
+    assert round(two_alpha_b / np.linalg.norm(g), 2) == ratio

@@ -29,3 +29,8 @@ def __getattr__(name):
     return value
 
 def __dir__(): return sorted(set(globals()) | set(_WHERE))
+
+_names = sorted(_WHERE)  # `from bimaml_nb import *` gives the main API (and imports the chapters it names)
+
+# %% ../nbs/12_package.ipynb #b51f3a03
+__all__ = _names

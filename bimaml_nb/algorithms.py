@@ -204,13 +204,14 @@ def descend(pool, # the tasks: a TaskPool or any pool with the same oracles
             timeout:float|None=None, # wall-clock budget in seconds
             method:str|None=None, # name for the result
             progress:bool=False, # show a tqdm progress bar
+            callback=None, # called with each recorded row (a dict); returning True stops the run (status "stopped")
            ) -> Result:
     "Gradient descent on F, optionally preceded by gradient descent on f (BI-MAML)."
     w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size, rng, record_every, timeout)
     method = method or ("BI-MAML" if eps0 is not None else NAMES[order])
     stepper = Descent(pool, w0, alpha, beta, eps, order, eps0, batch_size, rng)
     if record_every is None and batch_size is not None: record_every = max(1, max_iter)  # a row is a full-pool pass: a batch run stays cheap
-    res = drive(stepper, pool, alpha, method, max_iter, record_every, timeout=timeout, progress=progress,
+    res = drive(stepper, pool, alpha, method, max_iter, record_every, timeout=timeout, progress=progress, callback=callback,
                 params=dict(beta=beta, eps=eps, max_iter=max_iter, order=order, eps0=eps0, batch_size=batch_size))
     if eps0 is not None: res.params["eps0_used"] = stepper.threshold
     return res

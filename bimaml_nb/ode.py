@@ -295,6 +295,7 @@ def solve(pool, # the tasks: a TaskPool or any pool with the same oracles
           record_every:int=1, # record a row every k-th step (and the first, last and switch rows)
           timeout:float|None=None, # wall-clock budget in seconds
           progress:bool=False, # show a tqdm progress bar
+          callback=None, # called with each recorded row (a dict); returning True stops the run (status "stopped")
           **options, # the solver's own options: rtol, atol (scipy), h (Euler), delta0, delta_max, patience (PTC)
          ) -> Result:
     "Integrate the MAML ODE (or the BI-MAML ODE, Algorithm 1) until ‖∇F‖ ≤ eps, a budget ends, or it diverges."
@@ -307,7 +308,7 @@ def solve(pool, # the tasks: a TaskPool or any pool with the same oracles
     name = getattr(method, "__name__", method)
     stepper = Flow(Field(pool, alpha, beta), _solver(method, options), w0, eps, eps0, t_max)
     return drive(stepper, pool, alpha, name if eps0 is None else f"BI-MAML ODE ({name})", max_steps, record_every,
-                 t_max=t_max, timeout=timeout, progress=progress,
+                 t_max=t_max, timeout=timeout, progress=progress, callback=callback,
                  params=dict(beta=beta, eps=eps, eps0=eps0, t_max=t_max, max_steps=max_steps) | options)
 
 # %% ../nbs/04_ode.ipynb #f66bc970

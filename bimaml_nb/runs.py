@@ -4,6 +4,7 @@
 
 # %% ../nbs/01_runs.ipynb #5bef40b2
 from __future__ import annotations
+from typing import Callable
 import json, math, time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,7 +18,7 @@ __all__ = ['STATUSES', 'GROWTH', 'COLORS', 'Result', 'plain', 'default_every', '
            'drive', 'plot_results']
 
 # %% ../nbs/01_runs.ipynb #e4a3de7c
-STATUSES = ("converged", "approximate", "budget", "timeout", "diverged", "invalid start")  # "approximate": stopped where its own
+STATUSES = ("converged", "approximate", "budget", "timeout", "stopped", "diverged", "invalid start")  # "stopped": by the callback  # "approximate": stopped where its own
 # approximate or one-batch gradient met eps, but the exact full-pool ‖∇F‖ did not
 
 @dataclass(repr=False)
@@ -280,6 +281,11 @@ def _checked(stepper, out):
     return (bool(done) if not isinstance(done, str) else done), known
 
 # %% ../nbs/01_runs.ipynb #57d28f0f
+def _row(rec, w) -> dict:
+    "The last recorded row as the callback sees it."
+    t, F, gF, gf, phase, wall, cpu, cost = rec.rows[-1]
+    return dict(t=t, F=F, grad_F_norm=gF, grad_f_norm=gf, phase=phase, cost=cost, w=np.array(w))
+
 def drive(stepper:Stepper, # the method, at its starting point
           pool, # the task pool: its counter prices the work, its F and gradients are recorded
           alpha:float, # inner MAML step size α (for the recorded F)
@@ -290,9 +296,11 @@ def drive(stepper:Stepper, # the method, at its starting point
           timeout:float|None=None, # budget of wall-clock seconds of the run's own work
           params:dict|None=None, # settings to keep in the Result
           progress:bool=False, # show a tqdm progress bar
+          callback:Callable|None=None, # called with each recorded row (a dict: t, F, grad_F_norm, grad_f_norm, phase, cost, w); True stops the run
          ) -> Result:
     "Run a stepper until it converges, a budget ends or it diverges: time, count and record it the same way for every method."
     _check_drive(stepper, method, max_steps, record_every, t_max, timeout, progress)
+    if callback is not None and not callable(callback): raise TypeError(f"callback must be a function of a row (dict), or None; got {callback!r}")
     rec = Recorder(pool, alpha, default_every(max_steps) if record_every is None else record_every)
     snap, wall, cpu, k, status, message = pool.counter.snapshot(), 0.0, 0.0, 0, None, ""
     bar = None
@@ -318,6 +326,8 @@ def drive(stepper:Stepper, # the method, at its starting point
             if why and k == 0: status, message = "invalid start", f"invalid start: {why} at w0; start from a point where F and its gradient are finite"
             elif why: status, message = "diverged", f"{method} diverged at step {k}: {why}. {_advice(stepper)}".strip()
             if why: break
+            if callback is not None and not stop and callback(_row(rec, stepper.w)) is True:
+                status, message = "stopped", f"stopped by the callback at step {k} (t = {stepper.t:g})"; break
         last_phase = stepper.phase
         if stop:
             status, message = stop, dict(converged=f"converged at step {k} (t = {stepper.t:g})",
@@ -338,7 +348,7 @@ def drive(stepper:Stepper, # the method, at its starting point
             status = "diverged"
             message = f"{method} diverged at step {k}: {message or 'the iterate is not finite'}. {_advice(stepper)}".strip()
             break
-    if bar is not None: bar.close()
+    if bar is not None: bar.total = bar.n; bar.refresh(); bar.close()  # an early stop closes the bar full, at the steps taken
     return rec.result(method, k, stepper.switch, status, message, dict(params or {}))
 
 # %% ../nbs/01_runs.ipynb #cb4bb157

@@ -112,3 +112,17 @@ def test_result_files_are_validated_and_saved_atomically(tmp_path):
         with pytest.raises(ValueError, match=field): Result.load(p)
     p.write_text(good.replace(f'"total_cost": {r.total_cost}', '"total_cost": Infinity'))
     with pytest.raises(ValueError, match="non-strict JSON"): Result.load(p)
+
+def test_callback_sees_recorded_rows_and_can_stop_any_run(capsys):
+    from bimaml_nb.ode import solve
+    rng = np.random.default_rng(1)
+    pool = TaskPool.from_data(squared_loss, rng.normal(size=(3, 10, 2)), rng.normal(size=(3, 10)))
+    rows = []
+    r = maml(pool, np.ones(2), 0.1, 0.1, max_iter=500, record_every=1, callback=lambda row: rows.append(row) or row["t"] >= 7)
+    assert (r.status, r.steps, [x["t"] for x in rows]) == ("stopped", 7, list(range(8))) and not r.success
+    np.testing.assert_allclose([x["F"] for x in rows], r.F, rtol=0, atol=0)
+    assert solve(pool, np.ones(2), 0.1, "RK45", callback=lambda row: True).status == "stopped"
+    assert maml(pool, np.ones(2), 0.1, 0.1, max_iter=500, callback=lambda row: None).status == "converged"
+    full = maml(pool, np.ones(2), 0.1, 0.1, max_iter=5000, progress=True)
+    err = capsys.readouterr().err
+    assert full.status == "converged" and f"{full.steps}/{full.steps}" in err  # the bar closes full at the steps taken

@@ -132,3 +132,21 @@ def test_sinusoid_quick_run_is_within_budget_and_repeats():
     assert {r["method"] for r in rows} >= {"MAML", "FO-MAML", "BI-MAML (auto ε₀)", "PTC (frozen)"}
     X, y, Xq, yq = draw_sinusoid(200, np.random.default_rng(0), shots=5, query=7)
     assert X.shape == (200, 5, 1) and yq.shape == (200, 7) and np.abs(y).max() <= 5.0
+
+def test_sinusoid_benchmark_constants_are_finn_et_als():
+    "Finn et al. 2017, §5.1: amplitude in [0.1, 5.0], phase in [0, π], x uniform in [−5.0, 5.0]; a 1-40-40-1 ReLU network."
+    from bimaml_nb import sinusoid as S
+    assert (S.AMPLITUDE, S.PHASE, S.INPUT) == ((0.1, 5.0), (0.0, np.pi), (-5.0, 5.0))
+    X, y, Xq, yq = S.draw_sinusoid(4000, np.random.default_rng(0), shots=5, query=7)
+    assert X.shape == (4000, 5, 1) and y.shape == (4000, 5) and Xq.shape == (4000, 7, 1) and yq.shape == (4000, 7)
+    x = np.concatenate([X[..., 0], Xq[..., 0]], 1); Y = np.concatenate([y, yq], 1)
+    assert -5.0 <= x.min() < -4.99 and 4.99 < x.max() <= 5.0
+    amp = np.abs(Y).max(1)  # ≤ A, and close to it with 12 points: the amplitudes reach up to 5 and never above
+    assert amp.max() <= 5.0 and amp.max() > 4.9 and np.quantile(amp, 0.02) < 0.5
+    rng = np.random.default_rng(1); A, phi = rng.uniform(0.1, 5.0, 3), rng.uniform(0, np.pi, 3)  # the same draws by hand
+    x2 = rng.uniform(-5, 5, (3, 4, 1))
+    np.testing.assert_array_equal(S.draw_sinusoid(3, np.random.default_rng(1), 2, 2)[1], (A[:, None] * np.sin(x2[..., 0] - phi[:, None]))[:, :2])
+    from bimaml_nb.kstep import MLP
+    net = MLP((1, 40, 40, 1), "relu"); assert net.n_params == 1761
+    w = net.init(np.random.default_rng(0))
+    assert np.abs(w[:80]).max() <= 1.0 and np.abs(w[80:80 + 1640]).max() <= 1 / np.sqrt(40)  # U(±1/√n_in) per layer

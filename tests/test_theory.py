@@ -210,3 +210,22 @@ def test_alpha_bounds_and_times_are_real_and_nonnegative_on_any_constants(L, mu,
     for t in (predicted_time_36(c, alpha, g0, eps), predicted_time_41(c, eps0, g0, eps)):
         assert isinstance(t, float) and t >= 0 and not np.isnan(t)
     assert bool(assumption_failure(c)) == (mu <= 0 or L <= 0)
+
+def test_every_alpha_term_with_kappa_and_sigma_positive_against_exact_fractions():
+    "L = 1, μ = 1/4 (√μ = 1/2, √(L/μ) = 2), σ = 1/3, κ = 3/2, ε₀ = 1/5: every term of Thms 3.6, 3.8, 3.9, 4.1 by hand."
+    from fractions import Fraction as Fr
+    from bimaml_nb.theory import Constants, alpha_terms
+    L, mu, s, k, e0 = Fr(1), Fr(1, 4), Fr(1, 3), Fr(3, 2), Fr(1, 5)
+    T = alpha_terms(Constants(float(L), float(mu), float(s), float(k), 1, 1), float(e0))
+    K38, K39 = Fr(1, 4) * (9 / Fr(1, 2) + 5) * s, (Fr(9, 7) * 2 + 1) * s
+    exact = {"Theorem 3.6": {"1/(2L)": 1 / (2 * L), "7μ^1.5/(288κσ+232κ√μσ)": 7 * Fr(1, 8) / (288 * k * s + 232 * k * Fr(1, 2) * s),
+                             "√(1/15) μ L^-2": None, "√(1/15) μ^0.5 L^-2": None, "(2/15)^(1/3) μ^(1/3) L^(-5/3)": None},
+             "Theorem 3.8": {"1/(2L)": 1 / (2 * L), "7μ/(8κ(16K+9σ))": 7 * mu / (8 * k * (16 * K38 + 9 * s))},
+             "Theorem 3.9": {"1/(4L)": 1 / (4 * L), "7μ/(8κ(16K+9σ))": 7 * mu / (8 * k * (16 * K39 + 9 * s))},
+             "Theorem 4.1": {"1/(2L)": 1 / (2 * L), "7μ/(288κε₀+232κσ)": 7 * mu / (288 * k * e0 + 232 * k * s)}}
+    roots = {"√(1/15) μ L^-2": (1 / 15) ** 0.5 / 4, "√(1/15) μ^0.5 L^-2": (1 / 15) ** 0.5 / 2, "(2/15)^(1/3) μ^(1/3) L^(-5/3)": (2 / 15 / 4) ** (1 / 3)}
+    assert set(T) == set(exact)
+    for thm, terms in exact.items():
+        assert set(T[thm]) == set(terms), thm
+        for name, v in terms.items():
+            assert T[thm][name] == pytest.approx(float(v) if v is not None else roots[name], rel=1e-12), (thm, name)

@@ -268,7 +268,7 @@ class Flow(Stepper):
 def _solver(method, options):
     "The factory of a method name or OdeSolver class, with its options checked against its signature."
     if isinstance(method, type) and issubclass(method, OdeSolver): make = scipy_solver(method)
-    elif isinstance(method, str) and method in SOLVERS: make = SOLVERS[method]
+    elif isinstance(method, str) and method.lower() in (names := {k.lower(): k for k in SOLVERS}): make = SOLVERS[names[method.lower()]]  # any case: "rk45", "ptc"
     else: raise ValueError(f"method must be one of {sorted(SOLVERS)} or a scipy OdeSolver class; got {method!r}")
     allowed = [p for p in inspect.signature(make).parameters][6:]
     bad = [k for k in options if k not in allowed]

@@ -530,6 +530,8 @@ def from_data(cls:TaskPool,
              ) -> TaskPool:
     "A pool of M data tasks sharing one per-sample loss; task i's loss is its mean over the task's samples."
     if not callable(loss): raise TypeError(f"loss must be a per-sample loss(w, X, y), e.g. squared_loss or logistic_loss(0.1); got {loss!r}")
+    if loss in (hinge_loss, logistic_loss, squared_hinge_loss):
+        raise TypeError(f"loss is the loss factory {loss.__name__}: call it, e.g. loss={loss.__name__}() or {loss.__name__}(0.01) for a ridge weight")
     X, y, omega = _task_arrays(X, y)
     M, d = X.shape[0], X.shape[2]
     if getattr(loss, "labels", None) == "pm1" and not np.all(np.isin(y[omega > 0], (-1.0, 1.0))):

@@ -43,3 +43,11 @@ def test_bimaml_ode_switches_at_the_event():
 def test_divergence_is_reported():
     r = solve(_lsq(3)[0], np.ones(4), 0.2, "Euler", h=50.0, max_steps=500)
     assert r.status == "diverged" and np.all(np.isfinite(r.w)) and np.all(np.isfinite(r.F))
+
+def test_solver_names_in_any_case():
+    import numpy as np
+    from bimaml_nb.oracles import TaskPool, squared_loss
+    from bimaml_nb.ode import solve
+    pool = TaskPool.from_data(squared_loss, np.eye(2)[None].repeat(2, 0), np.ones((2, 2)))
+    a, b = solve(pool, np.zeros(2), 0.1, "rk45", eps=1e-6), solve(pool, np.zeros(2), 0.1, "RK45", eps=1e-6)
+    assert a.status == b.status == "converged" and np.array_equal(a.w, b.w)

@@ -233,3 +233,8 @@ def test_sample_refuses_a_legacy_random_state():
     P = TaskPool.from_data(squared_loss, np.ones((3, 4, 2)), np.ones((3, 4)))
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an integer seed"): P.sample(2, np.random.RandomState(0))
     assert np.array_equal(P.sample(2, 3).tasks, P.sample(2, np.random.default_rng(3)).tasks)
+
+def test_a_loss_factory_passed_uncalled_names_the_fix():
+    from bimaml_nb import oracles
+    for make in (oracles.hinge_loss, oracles.logistic_loss, oracles.squared_hinge_loss):
+        with pytest.raises(TypeError, match=f"call it, e.g. loss={make.__name__}\\(\\)"): oracles.TaskPool.from_data(make, np.ones((2, 3, 2)), np.ones((2, 3)))

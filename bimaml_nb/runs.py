@@ -18,8 +18,9 @@ __all__ = ['STATUSES', 'GROWTH', 'COLORS', 'Result', 'plain', 'default_every', '
            'drive', 'plot_results']
 
 # %% ../nbs/01_runs.ipynb #e4a3de7c
-STATUSES = ("converged", "approximate", "budget", "timeout", "stopped", "diverged", "invalid start")  # "stopped": by the callback  # "approximate": stopped where its own
-# approximate or one-batch gradient met eps, but the exact full-pool ‖∇F‖ did not
+# "approximate": the method's own approximate or one-batch gradient met eps, the exact full-pool ‖∇F‖ did not;
+# "stopped": the callback asked to stop
+STATUSES = ("converged", "approximate", "budget", "timeout", "stopped", "diverged", "invalid start")
 
 @dataclass(repr=False)
 class Result:

@@ -36,3 +36,7 @@ def test_runtime_requirements_have_no_upper_pins_and_no_dev_tools():
     assert reqs and not [r for r in reqs if "<" in r or "==" in r], f"upper pins in runtime requirements: {reqs}"
     names = {re.split(r"[<>=!\[ ]", r)[0].lower() for r in reqs}
     assert not names & {"nbdev", "execnb", "ghapi", "mlxtend", "pandas"}, names
+
+def test_shipped_mnist_file_is_the_size_the_readme_states():
+    from importlib.resources import files
+    assert 800_000 < (files("bimaml_nb") / "mnist5000.npz").stat().st_size < 840_000  # README: 820 kB

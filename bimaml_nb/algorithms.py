@@ -89,9 +89,11 @@ def fixed_point_eps0(pool, # the tasks
                      w0:np.ndarray, # initial point, shape (d,)
                      alpha:float, # inner MAML step size α
                      c:float=2.0, # safety factor
+                     rtol:float=1e-3, # minimiser_f's relative gradient tolerance
+                     maxiter:int=30, # minimiser_f's L-BFGS iterations
                     ) -> float: # ε₀ = c·2‖∇f(w_f − αḡ) − E_i ∇f_i(w_f − α∇f_i(w_f))‖ at f's minimiser w_f
     "The fixed-point ε₀ rule: eps0_auto evaluated at f's minimiser, where its expansion is meant to hold."
-    wf = minimiser_f(pool, w0)
+    wf = minimiser_f(pool, w0, rtol, maxiter)
     return eps0_auto(pool, wf, alpha, pool.grad_f(wf), c)
 
 def fraction_eps0(pool, # the tasks

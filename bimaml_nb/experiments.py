@@ -12,7 +12,7 @@ import numpy as np
 from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, document
 from .runs import Result, drive
 from .data import Experiment, load_experiment
-from .algorithms import Descent, maml, bimaml, eps0_auto, minimiser_f
+from .algorithms import Descent, maml, bimaml, eps0_auto, fixed_point_eps0, fraction_eps0
 from .ode import solve, EXPLICIT, STIFF
 
 # %% auto #0
@@ -58,15 +58,14 @@ def eps0_fixed_point(ex:Experiment, # the experiment (pool, α, w0)
                     ) -> tuple: # (ε₀, gradient-equivalents and CPU seconds spent computing it)
     "The fixed-point rule (2) of `bimaml(eps0='fixed_point')` on an experiment, with its cost and CPU time."
     snap, c0 = ex.pool.counter.snapshot(), time.process_time()
-    wf = minimiser_f(ex.pool, ex.w0, rtol, maxiter)
-    tau = eps0_auto(ex.pool, wf, ex.alpha, ex.pool.grad_f(wf), c)
+    tau = fixed_point_eps0(ex.pool, ex.w0, ex.alpha, c, rtol, maxiter)
     return float(tau), float(ex.pool.counter.cost_since(snap)), time.process_time() - c0
 
 def eps0_fraction(ex:Experiment, # the experiment (pool, w0)
                   c:float=0.1, # the fraction of ‖∇f(w0)‖
                  ) -> tuple: # (ε₀, 0 extra cost, 0 extra CPU seconds)
     "The fraction rule (3): ε₀ = c‖∇f(w0)‖ (BI-MAML's first step computes ∇f(w0) anyway)."
-    with ex.pool.uncounted(): return float(c * np.linalg.norm(ex.pool.grad_f(ex.w0))), 0.0, 0.0
+    with ex.pool.uncounted(): return fraction_eps0(ex.pool, ex.w0, c), 0.0, 0.0
 
 EPS0_RULES = {"fixed_point": eps0_fixed_point, "fraction": eps0_fraction}  # the first is primary
 

@@ -177,7 +177,7 @@ def _parser():
                    help=f"run only these experiments (default: {', '.join(ALL)}; also: {', '.join(EXTRA)})")
     r.add_argument("--out", default="results", help="output folder, created if missing (default: ./results)")
     g = r.add_mutually_exclusive_group()
-    g.add_argument("--seeds", type=parse_seeds, default=[0], help=f"seeds of data and w0: N, A-B or a comma list, e.g. 0-9, at most {MAX_SEEDS} (default: 0; one seed of the default set takes about 30 s of CPU, 0-9 about 3 min)")
+    g.add_argument("--seeds", type=parse_seeds, default=[0], help=f"seeds of data and w0: N, A-B or a comma list, e.g. 0-9, at most {MAX_SEEDS} (default: 0; on a 2-core machine one seed of the default set took 15 s of CPU, 0-9 took 58 s)")
     g.add_argument("--seed", type=_one_seed, dest="seeds", help="one seed (same as --seeds N)")
     r.add_argument("--quick", action="store_true", help="fewer CPU-time pairs and a coarser Fig. 1 grid (seconds, for tests)")
     r.add_argument("--jobs", type=int, default=-1, help="local worker processes, 1 to 64 (default: -1, one per core; 1: no workers)")

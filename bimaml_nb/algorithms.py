@@ -5,17 +5,18 @@
 # %% ../nbs/03_algorithms.ipynb #88222e9c
 from __future__ import annotations
 import inspect
+from functools import partial
 
 import numpy as np
 from fastcore.meta import delegates
 
-from .oracles import GRAD_F_ORDERS, check_alpha, check_positive, check_int, check_rng, document
+from .oracles import GRAD_F_ORDERS, check_alpha, check_positive, check_int, check_rng, check_real, document
 from .runs import Result, Stepper, Diverged, drive
 
 # %% auto #0
-__all__ = ['EPS0_RULES', 'NAMES', 'largest_eigenvalue', 'step_advice', 'check_pool', 'eps0_auto', 'minimiser_f',
-           'fixed_point_eps0', 'fraction_eps0', 'eps0_premise', 'Descent', 'descend', 'maml', 'fo_maml', 'hf_maml',
-           'bimaml', 'Nesterov', 'nesterov_maml']
+__all__ = ['EPS0_RULES', 'RULES', 'NAMES', 'largest_eigenvalue', 'step_advice', 'check_pool', 'eps0_auto', 'minimiser_f',
+           'fixed_point_eps0', 'fraction_eps0', 'eps0_premise', 'UpdateRule', 'SGD', 'Momentum', 'Adam', 'update_rule',
+           'Descent', 'descend', 'maml', 'fo_maml', 'hf_maml', 'bimaml', 'Nesterov', 'nesterov_maml']
 
 # %% ../nbs/03_algorithms.ipynb #e0500e41
 def largest_eigenvalue(hvp, # v -> H v for a symmetric H, on arrays of shape (d,)
@@ -120,9 +121,75 @@ def eps0_premise(pool, # the tasks
     if x > limit: return dict(two_alpha_L=x, holds=False, reason=f"2α‖∇²f‖ = {x:.3g} > {limit:g}: α is too large for a first-order expansion")
     return dict(two_alpha_L=x, holds=True, reason=f"2α‖∇²f‖ = {x:.3g} ≤ {limit:g}")
 
+# %% ../nbs/03_algorithms.ipynb #9a6e76bb
+class UpdateRule:
+    "An outer update rule: `init(w)` makes its state, `update(g, state, beta)` returns (step, new state); the point moves to w + step."
+    def init(self, w:np.ndarray, # the point the rule starts from (or restarts from at BI-MAML's switch), shape (d,)
+            ): # the rule's state; None for a stateless rule
+        "The rule's state at the start."
+        return None
+
+    def update(self, g:np.ndarray, # the direction at the current point (∇f or a meta-gradient), shape (d,)
+               state, # the rule's state
+               beta:float, # the learning rate β > 0
+              ) -> tuple: # (the step to add to the point, shape (d,); the new state)
+        "The step and the rule's new state."
+        raise NotImplementedError(f"{type(self).__name__} must define update(g, state, beta) -> (step, state)")
+
+    def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+class SGD(UpdateRule):
+    "Fixed-step descent, w ← w − βg (the paper's)."
+    def update(self, g, state, beta): return -beta * g, state
+
+# %% ../nbs/03_algorithms.ipynb #0d7a357d
+class Momentum(UpdateRule):
+    "Heavy-ball momentum v ← μv + g, w ← w − βv; with nesterov, w ← w − β(g + μv)."
+    def __init__(self, mu:float=0.9, # momentum coefficient, 0 ≤ μ < 1
+                 nesterov:bool=False, # Nesterov's look-ahead form (Sutskever et al. 2013)
+                ):
+        self.mu = check_real(mu, "mu", "the momentum coefficient, 0 <= mu < 1", 0.0, np.nextafter(1.0, 0.0))
+        if not isinstance(nesterov, (bool, np.bool_)): raise TypeError(f"nesterov must be True or False; got {nesterov!r}")
+        self.nesterov = bool(nesterov)
+
+    def init(self, w): return np.zeros_like(w)
+
+    def update(self, g, v, beta):
+        v = self.mu * v + g
+        return -beta * (g + self.mu * v if self.nesterov else v), v
+
+class Adam(UpdateRule):
+    "Adam: bias-corrected first and second moments m, v of the directions; w ← w − β m̂/(√v̂ + ε)."
+    def __init__(self, b1:float=0.9, # decay of the first moment, 0 ≤ b1 < 1
+                 b2:float=0.999, # decay of the second moment, 0 ≤ b2 < 1
+                 eps:float=1e-8, # added to √v̂, > 0
+                ):
+        self.b1 = check_real(b1, "b1", "the first moment's decay, 0 <= b1 < 1", 0.0, np.nextafter(1.0, 0.0))
+        self.b2 = check_real(b2, "b2", "the second moment's decay, 0 <= b2 < 1", 0.0, np.nextafter(1.0, 0.0))
+        self.eps = check_positive(eps, "eps", "added to the square root of the second moment")
+
+    def init(self, w): return (0, np.zeros_like(w), np.zeros_like(w))
+
+    def update(self, g, state, beta):
+        k, m, v = state
+        k, m, v = k + 1, self.b1 * m + (1 - self.b1) * g, self.b2 * v + (1 - self.b2) * g * g
+        return -beta * (m / (1 - self.b1 ** k)) / (np.sqrt(v / (1 - self.b2 ** k)) + self.eps), (k, m, v)
+
+# %% ../nbs/03_algorithms.ipynb #598e4c3d
+RULES = {"sgd": SGD, "momentum": Momentum, "nesterov": partial(Momentum, nesterov=True), "adam": Adam}  # rules by name, defaults as above
+
+def update_rule(rule:str|UpdateRule, # a name of RULES (any case) or an UpdateRule
+               ) -> UpdateRule: # the rule
+    "The update rule named or given, else an error naming `rule` and the choices."
+    if isinstance(rule, str) and rule.lower() in RULES: return RULES[rule.lower()]()
+    if isinstance(rule, UpdateRule): return rule
+    if isinstance(rule, type) and issubclass(rule, UpdateRule):
+        raise TypeError(f"rule must be an UpdateRule instance; got the class {rule.__name__}: call it, e.g. rule={rule.__name__}()")
+    raise ValueError(f"rule must be one of {tuple(RULES)} or an UpdateRule instance (e.g. Adam(b1=0.9)); got {rule!r}")
+
 # %% ../nbs/03_algorithms.ipynb #f275745e
 class Descent(Stepper):
-    "Fixed-step gradient descent: on f while ‖∇f‖ ≥ ε₀ (phase 1, when ε₀ is given), then on F."
+    "Descent by an update rule (SGD: fixed steps): on f while ‖∇f‖ ≥ ε₀ (phase 1, when ε₀ is given), then on F."
     def __init__(self, pool, # the tasks
                  w0:np.ndarray, # initial point, shape (d,)
                  alpha:float, # inner MAML step size α
@@ -132,12 +199,13 @@ class Descent(Stepper):
                  eps0:float|str|None=None, # phase 1 while ‖∇f‖ ≥ eps0; a rule of EPS0_RULES by name; None: no phase 1
                  batch_size:int|None=None, # tasks sampled per step; None: the whole pool
                  rng:np.random.Generator|int|None=None, # the batches' generator, or an integer seed
+                 rule:str|UpdateRule="sgd", # the outer update rule: a name of RULES or an UpdateRule
                 ):
         w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, 0, order, eps0, batch_size, rng, None, None)
         self.pool, self.w0, self.w, self.alpha, self.beta, self.eps = pool, w0, w0, alpha, beta, eps
         self.order, self.eps0, self.batch_size, self.rng = order, eps0, batch_size, None if batch_size is None else check_rng(rng)
         self.phase, self.threshold = (2, None) if eps0 is None else (1, np.inf if eps0 == "auto" else None if isinstance(eps0, str) else float(eps0))
-        self.t = 0
+        self.rule = update_rule(rule); self.state, self.t = self.rule.init(w0), 0
 
     def evaluate(self, record):
         full = self.batch_size is None
@@ -151,7 +219,7 @@ class Descent(Stepper):
             g = P.grad_f(self.w); gn = np.linalg.norm(g)
             if full: known["grad_f"] = g
             if gn < self.threshold and self.eps0 == "auto": self.threshold = max(eps0_auto(P, self.w, self.alpha, g), self.eps)
-            if gn < self.threshold: self.phase, self.switch = 2, self.t
+            if gn < self.threshold: self.phase, self.switch, self.state = 2, self.t, self.rule.init(self.w)  # the rule starts afresh on F
         if self.phase == 2:
             if self.order == "exact" and full and record:
                 F, g, gf = P.F_grads(self.w, self.alpha); known = dict(F=F, grad_F=g, grad_f=gf)
@@ -166,9 +234,12 @@ class Descent(Stepper):
         known["grad_F"] = exact
         return (True if np.linalg.norm(exact) <= self.eps else "approximate"), known
 
-    def advance(self): self.w, self.t = self.w - self.beta * self.g, self.t + 1
+    def advance(self):
+        step, self.state = self.rule.update(self.g, self.state, self.beta)
+        self.w, self.t = self.w + step, self.t + 1
 
     def advice(self):
+        if not isinstance(self.rule, SGD): return f"lower beta={self.beta:g} (the {type(self.rule).__name__} rule's learning rate)"
         with self.pool.uncounted():
             if self.phase == 2: return step_advice(lambda v: self.pool.hvp_F(self.w0, v, self.alpha), self.pool.d, self.beta, "∇²F")
             return step_advice(lambda v: self.pool.hvp_f(self.w0, v), self.pool.d, self.beta, "∇²f")
@@ -176,7 +247,7 @@ class Descent(Stepper):
 # %% ../nbs/03_algorithms.ipynb #5fe3c595
 NAMES = {"exact": "MAML", "first": "FO-MAML", "hessian_free": "HF-MAML"}  # phase-2-only runs by meta-gradient order
 
-def _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size, rng, record_every, timeout):
+def _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size, rng, record_every, timeout, rule="sgd"):
     w0 = check_pool(pool).check_w(w0, "w0")
     alpha, beta = check_alpha(alpha), check_positive(beta, "beta", "the meta step size")
     check_positive(eps, "eps", "the tolerance on ‖∇F‖"); check_int(max_iter, "max_iter", 0, "the step budget")
@@ -189,6 +260,7 @@ def _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size
         check_rng(rng)  # a Generator or an integer seed: the batches' only source of randomness
     if record_every is not None: check_int(record_every, "record_every", 1, "record a row every k-th step")
     if timeout is not None: check_positive(timeout, "timeout", "seconds of wall-clock time")
+    update_rule(rule)
     return w0, alpha, beta
 
 # %% ../nbs/03_algorithms.ipynb #1025ca42
@@ -207,14 +279,15 @@ def descend(pool, # the tasks: a TaskPool or any pool with the same oracles
             method:str|None=None, # name for the result
             progress:bool=False, # show a tqdm progress bar
             callback=None, # called with each recorded row (a dict); returning True stops the run (status "stopped")
+            rule:str|UpdateRule="sgd", # the outer update rule: "sgd" (fixed steps, the paper's), "momentum", "nesterov", "adam" or an UpdateRule
            ) -> Result:
-    "Gradient descent on F, optionally preceded by gradient descent on f (BI-MAML)."
-    w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size, rng, record_every, timeout)
+    "Descent on F by an update rule (fixed steps by default), optionally preceded by descent on f (BI-MAML)."
+    w0, alpha, beta = _check_descend(pool, w0, alpha, beta, eps, max_iter, order, eps0, batch_size, rng, record_every, timeout, rule)
     method = method or ("BI-MAML" if eps0 is not None else NAMES[order])
-    stepper = Descent(pool, w0, alpha, beta, eps, order, eps0, batch_size, rng)
+    stepper = Descent(pool, w0, alpha, beta, eps, order, eps0, batch_size, rng, rule)
     if record_every is None and batch_size is not None: record_every = max(1, max_iter)  # a row is a full-pool pass: a batch run stays cheap
     res = drive(stepper, pool, alpha, method, max_iter, record_every, timeout=timeout, progress=progress, callback=callback,
-                params=dict(beta=beta, eps=eps, max_iter=max_iter, order=order, eps0=eps0, batch_size=batch_size))
+                params=dict(beta=beta, eps=eps, max_iter=max_iter, order=order, eps0=eps0, batch_size=batch_size, rule=repr(stepper.rule)))
     if eps0 is not None: res.params["eps0_used"] = stepper.threshold
     return res
 

@@ -759,22 +759,38 @@ def central_difference(fun:Callable, # scalar or vector function of w
     return (np.asarray(fun(w + h * u)) - np.asarray(fun(w - h * u))) / (2 * h)
 
 # %% ../nbs/00_oracles.ipynb #e63de856
+def _docments(f) -> dict:
+    "f's parameter comments, with a trailing `**options, # ...` comment given to options (docments files it under the return)."
+    import inspect, re
+    from fastcore.docments import docments
+    try: doc = {k: v["docment"] for k, v in docments(f, full=True).items()}
+    except Exception: return {}
+    for k, p in inspect.signature(f).parameters.items():
+        if p.kind is p.VAR_KEYWORD and not doc.get(k):
+            m = re.search(rf"\*\*{k}\s*,?\s*#\s*(.+)", inspect.getsource(f))
+            if m: doc[k] = m.group(1).strip(); doc["return"] = None if doc.get("return") == doc[k] else doc.get("return")
+    return doc
+
+def _with_parameters(doc:str|None, params:dict, title:str="Parameters") -> str:
+    "doc followed by one line per commented parameter (and the return value)."
+    lines = [f"  {k}: {v}" for k, v in params.items() if k not in ("self", "cls", "return") and v]
+    if params.get("return"): lines.append(f"Returns: {params['return']}")
+    return (doc or "") + (f"\n\n{title}\n" + "\n".join(lines) if lines else "")
+
 def document(names:dict, # a module's globals()
             ):
-    "Append each public function's and method's parameter comments (docments) to its docstring, for help() and `?`."
-    import inspect
+    "Append each public function's, method's and constructor's parameter comments (docments) to its docstring, for help() and `?`."
+    import inspect, dataclasses
     from fastcore.docments import docments
     for name in names.get("__all__", []):
         obj = names[name]
+        if inspect.isclass(obj) and "\nParameters" not in (obj.__doc__ or "") and "\nFields" not in (obj.__doc__ or ""):
+            if dataclasses.is_dataclass(obj): obj.__doc__ = _with_parameters(obj.__doc__, dict(docments(obj), **{"return": None}), "Fields")
+            elif "__init__" in vars(obj): obj.__doc__ = _with_parameters(obj.__doc__, dict(_docments(obj.__init__), **{"return": None}))
         targets = [obj] + ([getattr(obj, k) for k in vars(obj) if not k.startswith("_")] if inspect.isclass(obj) else [])
         for f in targets:
             f = getattr(f, "__func__", f)  # the function behind a classmethod (bound to the class by getattr)
-            if not inspect.isfunction(f) or "\nParameters" in (f.__doc__ or ""): continue
-            try: doc = docments(f, full=True)
-            except Exception: continue
-            lines = [f"  {k}: {v['docment']}" for k, v in doc.items() if k not in ("self", "cls", "return") and v["docment"]]
-            if doc.get("return", {}).get("docment"): lines.append(f"Returns: {doc['return']['docment']}")
-            if lines: f.__doc__ = (f.__doc__ or "") + "\n\nParameters\n" + "\n".join(lines)
+            if inspect.isfunction(f) and "\nParameters" not in (f.__doc__ or ""): f.__doc__ = _with_parameters(f.__doc__, _docments(f))
 
 # %% ../nbs/00_oracles.ipynb #ebfb7295
 document(globals())

@@ -145,3 +145,60 @@ def test_new_eps0_functions_refuse_bad_input_naming_it(call, error, says):
     rng = np.random.default_rng(0)
     P = TaskPool.from_data(squared_loss, rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 5)))
     with pytest.raises(error, match=re.escape(says)): call(P)
+
+# --- outer update rules -------------------------------------------------------------------------------------------
+
+from bimaml_nb.algorithms import SGD, Momentum, Adam, UpdateRule, update_rule, RULES
+
+def _adam_by_hand(grad, w, beta, steps, b1=0.9, b2=0.999, eps=1e-8):
+    "Kingma & Ba's Algorithm 1, written out independently."
+    m = v = np.zeros_like(w)
+    for t in range(1, steps + 1):
+        g = grad(w); m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * g * g
+        w = w - beta * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    return w
+
+@pytest.mark.parametrize("order", ["exact", "first", "hessian_free"])
+def test_adam_on_every_meta_gradient_order_is_kingma_and_ba(order):
+    pool = _pool(7)[0]
+    r = descend(pool, np.ones(5), 0.1, 0.05, max_iter=25, order=order, rule="adam", eps=1e-12)
+    want = _adam_by_hand(lambda w: pool.grad_F(w, 0.1, order), np.ones(5), 0.05, 25)
+    np.testing.assert_allclose(r.w, want, rtol=1e-10, atol=1e-13)
+    assert r.params["rule"] == "Adam(b1=0.9, b2=0.999, eps=1e-08)"
+
+def test_momentum_and_nesterov_rules_against_hand_loops():
+    pool = _pool(8)[0]
+    for nesterov in (False, True):
+        r = maml(pool, np.ones(5), 0.1, 0.02, max_iter=20, eps=1e-12, rule=Momentum(0.7, nesterov))
+        w, v = np.ones(5), np.zeros(5)
+        for _ in range(20):
+            g = pool.grad_F(w, 0.1); v = 0.7 * v + g; w = w - 0.02 * (g + 0.7 * v if nesterov else v)
+        np.testing.assert_allclose(r.w, w, rtol=1e-11)
+    assert update_rule("Nesterov").nesterov and not update_rule("momentum").nesterov
+
+def test_bimaml_restarts_the_rule_at_its_switch():
+    pool = _pool(3)[0]
+    r = bimaml(pool, 10 * np.ones(5), 0.2, 0.3, eps0=5.0, max_iter=60, record_every=1, rule="adam", eps=1e-12)
+    k = r.switch; assert k is not None and 0 < k < 50
+    np.testing.assert_allclose(r.iterates[k], _adam_by_hand(pool.grad_f, 10 * np.ones(5), 0.3, k), rtol=1e-11)
+    np.testing.assert_allclose(r.w, _adam_by_hand(lambda w: pool.grad_F(w, 0.2), r.iterates[k], 0.3, 60 - k), rtol=1e-10)
+
+def test_a_user_rule_is_one_class_and_bad_rules_are_refused():
+    class Halving(UpdateRule):
+        def update(self, g, state, beta): return -0.5 * beta * g, state
+    pool = _pool(2)[0]
+    a = maml(pool, np.ones(5), 0.1, 0.02, max_iter=15, rule=Halving())
+    b = maml(pool, np.ones(5), 0.1, 0.01, max_iter=15)
+    np.testing.assert_allclose(a.iterates, b.iterates, rtol=1e-13)
+    with pytest.raises(ValueError, match="rule must be one of"): maml(pool, np.ones(5), 0.1, 0.1, rule="rmsprop")
+    with pytest.raises(TypeError, match="call it"): maml(pool, np.ones(5), 0.1, 0.1, rule=Adam)
+    with pytest.raises(ValueError, match="b1 must be"): Adam(b1=1.0)
+    assert set(RULES) == {"sgd", "momentum", "nesterov", "adam"} and isinstance(update_rule("SGD"), SGD)
+
+def test_help_lists_constructor_parameters_dataclass_fields_and_options():
+    from bimaml_nb.oracles import TaskPool
+    from bimaml_nb.runs import Result
+    from bimaml_nb import ode
+    assert "\n  counter: " in TaskPool.__doc__ and "\nFields\n  method: name of the algorithm" in Result.__doc__
+    assert "\n  mu: momentum coefficient" in Momentum.__doc__
+    assert "\n  options: the solver's own options" in ode.solve.__doc__ and "Returns: the solver's own" not in ode.solve.__doc__

@@ -13,7 +13,7 @@ from autograd import grad, hessian, make_vjp
 from fastcore.basics import patch
 
 from .oracles import (TaskPool, OracleCounter, draw_tasks, GRAD_F_ORDERS, check_alpha, check_positive, check_int,
-                               check_finite, check_p)
+                               check_finite, check_p, check_out, check_rng, document)
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'LOSS_KINDS', 'PROTOCOL', 'MLP', 'model_loss', 'KStepPool', 'unrolled_F', 'TaskDistribution']
@@ -31,8 +31,16 @@ class MLP:
             raise ValueError(f"sizes must list at least an input and the output width 1, e.g. (1, 40, 40, 1); got {sizes}")
         if isinstance(activation, str) and activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)} or a function; got {activation!r}")
+        if not (isinstance(activation, str) or callable(activation)):
+            raise TypeError(f"activation must be one of {tuple(ACTIVATIONS)} or a function of an array; got {activation!r}")
         self.sizes, self.activation = sizes, activation
         self.act = ACTIVATIONS[activation] if isinstance(activation, str) else activation
+        z = np.linspace(-2.0, 2.0, 6).reshape(2, 3)
+        try: out = np.asarray(self.act(z), dtype=float)
+        except Exception as e: raise ValueError(f"activation must map an array to an array of the same shape; calling it on a (2, 3) array raised: {e!r}") from None
+        if out.shape != z.shape or not np.all(np.isfinite(out)):
+            raise ValueError(f"activation must map an array elementwise to finite values of the same shape; on a (2, 3) array it returned shape {out.shape}"
+                             + ("" if out.shape != z.shape else " with non-finite values"))
         self.shapes = list(zip(sizes[:-1], sizes[1:]))
         self.n_params = sum(a * b + b for a, b in self.shapes)
 
@@ -138,10 +146,12 @@ def _dim(loss, dim, n_inputs):
 def _probe(loss, M, d, X, y):
     "Call the loss once at W = 0 (M, d) and check it returns one loss per sample."
     msg = f"loss(W, X, y) must return one loss per sample, shape {y.shape}, for W of shape ({M}, {d})"
-    try: out = np.shape(loss(np.zeros((M, d)), X, y))
+    if not callable(loss): raise TypeError(f"loss must be a function loss(W, X, y) -> (M, n), e.g. model_loss(MLP(...)); got {loss!r}")
+    try: out = loss(np.zeros((M, d)), X, y)
     except (ValueError, IndexError, TypeError) as e:
         raise ValueError(f"{msg} (d = {d} parameters; pass dim= if the model has another count); calling it raised: {e}") from e
-    if out != y.shape: raise ValueError(f"{msg}; it returned shape {out}")
+    if np.shape(out) != y.shape: raise ValueError(f"{msg}; it returned shape {np.shape(out)}")
+    if not np.all(np.isfinite(out)): raise ValueError("loss(W, X, y) returned non-finite values at W = 0 on this data: check the loss and the data")
 
 # %% ../nbs/09_kstep.ipynb #2ca68d6e
 @patch
@@ -166,14 +176,14 @@ def task_grads(self:KStepPool, w:np.ndarray, # point, shape (d,)
               ) -> np.ndarray: # ∇f_i^s(w) in row i, shape (M, d)
     "Every task's support-loss gradient at w."
     w = self.check_w(w); self.counter.add('grad', self.M)
-    return self._Gs(self._tile(w))
+    return check_out(self._Gs(self._tile(w)), "∇f_i(w)")
 
 @patch
 def f(self:KStepPool, w:np.ndarray, # point, shape (d,)
      ) -> float: # f(w) = E_i f_i^s(w)
     "The average support loss $f(w) = \\mathbb{E}_{i\\sim p} f_i^s(w)$."
     w = self.check_w(w); self.counter.add('value', self.M)
-    return float(self.p @ self._Ss(self._tile(w)))
+    return float(check_out(self.p @ self._Ss(self._tile(w)), "f(w)"))
 
 @patch
 def grad_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -192,7 +202,7 @@ def task_hvps(self:KStepPool, w:np.ndarray, # point (d,), or one point per task 
     for name, a in (('w', W), ('V', V)):
         if a.shape != (self.M, self.d): raise ValueError(f"{name} must have shape ({self.M}, {self.d}), one row per task; got {a.shape}")
     self.counter.add('hvp', self.M)
-    return make_vjp(self._Gs)(W)[0](V)
+    return check_out(make_vjp(self._Gs)(W)[0](V), "∇²f_i(w_i) V_i")
 
 @patch
 def hvp_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -206,7 +216,7 @@ def hess_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
           ) -> np.ndarray: # ∇²f(w), shape (d, d)
     "The explicit Hessian $\\nabla^2 f(w)$ (a d×d array: for small d)."
     w = self.check_w(w); self.counter.add('hess', self.M)
-    return hessian(lambda u: anp.dot(self.p, self._Ss(anp.ones((self.M, 1)) * u)))(w)
+    return check_out(hessian(lambda u: anp.dot(self.p, self._Ss(anp.ones((self.M, 1)) * u)))(w), "∇²f(w)")
 
 # %% ../nbs/09_kstep.ipynb #862edd10
 @patch
@@ -253,7 +263,7 @@ def F(self:KStepPool, w:np.ndarray, # point, shape (d,)
     alpha, w = check_alpha(alpha), self.check_w(w)
     U = self._forward(self._tile(w), alpha)[0][-1]
     self.counter.add('value', self.M)
-    return float(self.p @ self._Sq(U))
+    return float(check_out(self.p @ self._Sq(U), "F_K(w)"))
 
 @patch
 def grad_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -269,7 +279,7 @@ def grad_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
     V = self._query_grads(Us[-1])
     if order == "exact": V = self._backward_exact(hvps, V, alpha)
     elif order == "hessian_free": V = self._backward_fd(Us, V, alpha, delta)
-    return self.p @ V
+    return check_out(self.p @ V, "∇F_K(w)")
 
 @patch
 def F_grads(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -280,7 +290,7 @@ def F_grads(self:KStepPool, w:np.ndarray, # point, shape (d,)
     Us, hvps, G0 = self._forward(self._tile(w), alpha, keep=True)
     gF = self.p @ self._backward_exact(hvps, self._query_grads(Us[-1]), alpha)
     self.counter.add('value', self.M)
-    return float(self.p @ self._Sq(Us[-1])), gF, self.p @ G0
+    return float(check_out(self.p @ self._Sq(Us[-1]), "F_K(w)")), check_out(gF, "∇F_K(w)"), check_out(self.p @ G0, "∇f(w)")
 
 # %% ../nbs/09_kstep.ipynb #1c3e6444
 def unrolled_F(pool:KStepPool, # the tasks
@@ -321,7 +331,7 @@ def hvp_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
     "The Hessian-vector product of the K-step MAML loss, with no d×d array."
     alpha, w, v = check_alpha(alpha), self.check_w(w), self.check_w(v, 'v')
     self._charge_hvp_F(1)
-    return make_vjp(grad(lambda u: self._F_autograd(u, alpha)))(w)[0](v)
+    return check_out(make_vjp(grad(lambda u: self._F_autograd(u, alpha)))(w)[0](v), "∇²F_K(w) v")
 
 @patch
 def hess_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -330,7 +340,7 @@ def hess_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
     "The explicit Hessian of the K-step MAML loss (a d×d array: for small d)."
     alpha, w = check_alpha(alpha), self.check_w(w)
     self._charge_hvp_F(self.d)
-    return hessian(lambda u: self._F_autograd(u, alpha))(w)
+    return check_out(hessian(lambda u: self._F_autograd(u, alpha))(w), "∇²F_K(w)")
 
 # %% ../nbs/09_kstep.ipynb #8819a9f7
 @patch
@@ -361,6 +371,7 @@ class TaskDistribution:
                  n_eval:int=100, # tasks of the evaluation pool: metrics, un-batched runs, and the cost unit
                  eval_seed:int=0, # seed of the evaluation pool
                 ):
+        if not callable(draw): raise TypeError(f"draw must be a function (n, rng) -> (X, y, Xq, yq); got {draw!r}")
         self.draw, self.loss, self.K, self.dim = draw, loss, check_int(K, "K", 1, "the number of inner gradient steps"), dim
         self.eval_pool = self.freeze(check_int(n_eval, "n_eval", 1, "tasks of the evaluation pool"), np.random.default_rng(eval_seed))
         self.M, self.d, self.p, self.counter = self.eval_pool.M, self.eval_pool.d, self.eval_pool.p, self.eval_pool.counter
@@ -381,10 +392,13 @@ def freeze(self:TaskDistribution, n_tasks:int, # tasks to draw
            counter:OracleCounter|None=None, # counter to share; None: a new one normalised by n_tasks
           ) -> KStepPool: # a fixed pool of n_tasks drawn tasks
     "A finite pool of freshly drawn tasks, for deterministic solvers and held-out evaluation."
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
-    X, y, Xq, yq = self.draw(check_int(n_tasks, "n_tasks", 1, "tasks to draw"), rng)
-    return KStepPool(self.loss, X, y, Xq, yq, K=self.K, dim=self.dim, counter=counter)
+    n, rng = check_int(n_tasks, "n_tasks", 1, "tasks to draw"), check_rng(rng)
+    out = self.draw(n, rng)
+    if not (isinstance(out, tuple) and len(out) == 4):
+        raise ValueError(f"draw(n, rng) must return a tuple (X, y, Xq, yq); it returned {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, tuple) else ""))
+    if any(np.shape(a)[:1] != (n,) for a in out):
+        raise ValueError(f"draw(n, rng) must return data of n = {n} tasks in every array's first axis; it returned shapes {[np.shape(a) for a in out]}")
+    return KStepPool(self.loss, *out, K=self.K, dim=self.dim, counter=counter)
 
 @patch
 def sample(self:TaskDistribution, batch_size:int, # B ≥ 1 fresh tasks
@@ -405,4 +419,7 @@ def adapted_losses(self:KStepPool, w:np.ndarray, # meta-learned point, shape (d,
     for j in range(steps + 1):
         out.append(self._Sq(U))
         if j < steps: U = U - alpha * self._Gs(U)
-    return np.array(out)
+    return check_out(np.array(out), "an adapted query loss (the adaptation overflowed)")
+
+# %% ../nbs/09_kstep.ipynb #d23b12b2
+document(globals())

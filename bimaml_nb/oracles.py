@@ -16,9 +16,10 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['squared_loss', 'HVP_COST', 'GRAD_F_COST', 'GRAD_F_COSTS', 'HVP_F_COST', 'GRAD_F_ORDERS', 'check_alpha',
-           'check_positive', 'check_int', 'check_finite', 'check_p', 'check_real', 'check_rng', 'predict',
-           'PredictionLoss', 'hinge_loss', 'logistic_loss', 'squared_hinge_loss', 'OracleCounter', 'TaskPool',
-           'draw_tasks', 'least_squares_moments', 'maml_quadratic', 'central_difference', 'document']
+           'check_positive', 'check_int', 'check_finite', 'check_p', 'check_real', 'check_rng', 'NonFinite',
+           'check_out', 'predict', 'PredictionLoss', 'hinge_loss', 'logistic_loss', 'squared_hinge_loss',
+           'OracleCounter', 'TaskPool', 'draw_tasks', 'least_squares_moments', 'maml_quadratic', 'central_difference',
+           'document']
 
 # %% ../nbs/00_oracles.ipynb #31c38796
 def _real(x, name, meaning):
@@ -114,6 +115,19 @@ def check_rng(rng, # a numpy.random.Generator, or a seed: an integer >= 0
         raise TypeError(f"{name} must be a numpy.random.Generator or an integer seed >= 0, e.g. {name}=numpy.random.default_rng(0) "
                         f"or {name}=0; got {rng!r} of type {type(rng).__name__}")
     return np.random.default_rng(int(rng))
+
+# %% ../nbs/00_oracles.ipynb #4e6cc132
+class NonFinite(ArithmeticError):
+    "An oracle's value is NaN or ±inf at a finite point (an overflow or a non-finite loss)."
+
+def check_out(a, # an oracle's output: a number or an array
+              what:str, # its name, for the message, e.g. "F(w)"
+             ):
+    "a, if every entry is finite; else NonFinite saying the evaluation overflowed and what to change."
+    if not np.all(np.isfinite(a)):
+        raise NonFinite(f"{what} is not finite at this w and alpha (an overflow or a non-finite loss): "
+                        "pass a smaller alpha or a w where the losses are finite")
+    return a
 
 # %% ../nbs/00_oracles.ipynb #aea17225
 def predict(X:anp.ndarray, # features, shape (..., n, d)
@@ -590,21 +604,21 @@ def task_grads(self:TaskPool, w:np.ndarray, # point, shape (d,)
               ) -> np.ndarray: # ∇f_i(w) in row i, shape (M, d)
     "Every task's gradient at w."
     w = self.check_w(w); self.counter.add('grad', self.M)
-    return self._engine.grads(w)
+    return check_out(self._engine.grads(w), "∇f_i(w)")
 
 @patch
 def f(self:TaskPool, w:np.ndarray, # point, shape (d,)
      ) -> float: # f(w) = E_i f_i(w)
     "The average loss $f(w) = \\mathbb{E}_{i\\sim p} f_i(w)$."
     w = self.check_w(w); self.counter.add('value', self.M)
-    return float(self.p @ self._engine.values(w))
+    return float(check_out(self.p @ self._engine.values(w), "f(w)"))
 
 @patch
 def grad_f(self:TaskPool, w:np.ndarray, # point, shape (d,)
           ) -> np.ndarray: # ∇f(w), shape (d,)
     "The gradient of the average loss, $\\nabla f(w) = \\mathbb{E}_{i\\sim p}\\nabla f_i(w)$."
     w = self.check_w(w); self.counter.add('grad', self.M)
-    return self._engine.grad_mean(w, self.p)
+    return check_out(self._engine.grad_mean(w, self.p), "∇f(w)")
 
 # %% ../nbs/00_oracles.ipynb #54e06301
 @patch
@@ -613,14 +627,14 @@ def hvp_f(self:TaskPool, w:np.ndarray, # point, shape (d,)
          ) -> np.ndarray: # ∇²f(w) v, shape (d,)
     "The Hessian-vector product $\\nabla^2 f(w)\\,v$, without forming the Hessian."
     w, v = self.check_w(w), self.check_w(v, 'v'); self.counter.add('hvp', self.M)
-    return self._engine.hvp_mean(w, v, self.p)
+    return check_out(self._engine.hvp_mean(w, v, self.p), "∇²f(w) v")
 
 @patch
 def hess_f(self:TaskPool, w:np.ndarray, # point, shape (d,)
           ) -> np.ndarray: # ∇²f(w), shape (d, d)
     "The explicit Hessian $\\nabla^2 f(w)$ (a d×d array: for small d)."
     w = self.check_w(w); self.counter.add('hess', self.M)
-    return self._engine.hess_mean(w, self.p)
+    return check_out(self._engine.hess_mean(w, self.p), "∇²f(w)")
 
 # %% ../nbs/00_oracles.ipynb #8b87c6c0
 @patch
@@ -634,7 +648,7 @@ def task_hvps(self:TaskPool, w:np.ndarray, # point, shape (d,), or one point per
         if a.shape != (self.M, self.d) and not (name == 'w' and a.shape == (self.d,)):
             raise ValueError(f"{name} must have shape ({self.M}, {self.d}), one row per task; got {a.shape}")
     self.counter.add('hvp', self.M)
-    return self._engine.hvps(W, V)
+    return check_out(self._engine.hvps(W, V), "∇²f_i(w_i) V_i")
 
 # %% ../nbs/00_oracles.ipynb #fa61592c
 @patch
@@ -644,7 +658,7 @@ def F(self:TaskPool, w:np.ndarray, # point, shape (d,)
     "The MAML loss $F(w) = \\mathbb{E}_{i\\sim p} f_i(w - \\alpha\\nabla f_i(w))$ (1.1)."
     alpha, w = check_alpha(alpha), self.check_w(w)
     self.counter.add('grad', self.M); self.counter.add('value', self.M)
-    return self._engine.meta(w, alpha, self.p, None, None, True)[0]
+    return float(check_out(self._engine.meta(w, alpha, self.p, None, None, True)[0], "F(w)"))
 
 # %% ../nbs/00_oracles.ipynb #875c5eb5
 GRAD_F_ORDERS = ("exact", "first", "hessian_free")
@@ -661,7 +675,7 @@ def grad_F(self:TaskPool, w:np.ndarray, # point, shape (d,)
     if order == "hessian_free": delta = check_positive(delta, "delta", "the finite-difference probe length")
     self.counter.add('grad', (4 if order == "hessian_free" else 2) * self.M)
     if order == "exact": self.counter.add('hvp', self.M)
-    return self._engine.meta(w, alpha, self.p, order, delta, False)[1]
+    return check_out(self._engine.meta(w, alpha, self.p, order, delta, False)[1], "∇F(w)")
 
 @patch
 def F_grads(self:TaskPool, w:np.ndarray, # point, shape (d,)
@@ -670,7 +684,8 @@ def F_grads(self:TaskPool, w:np.ndarray, # point, shape (d,)
     "F, its exact meta-gradient and ∇f from one shared pass: what a run records at every step."
     alpha, w = check_alpha(alpha), self.check_w(w)
     self.counter.add('grad', 2 * self.M); self.counter.add('hvp', self.M); self.counter.add('value', self.M)
-    return self._engine.meta(w, alpha, self.p, "exact", None, True)
+    F, gF, gf = self._engine.meta(w, alpha, self.p, "exact", None, True)
+    return float(check_out(F, "F(w)")), check_out(gF, "∇F(w)"), check_out(gf, "∇f(w)")
 
 # %% ../nbs/00_oracles.ipynb #ae0499fd
 @patch
@@ -687,7 +702,7 @@ def hvp_F(self:TaskPool, w:np.ndarray, # point, shape (d,)
     "The Hessian-vector product of the MAML loss, $\\nabla^2 F(w)\\,v$, with no d×d array."
     alpha, w, v = check_alpha(alpha), self.check_w(w), self.check_w(v, 'v')
     self.counter.add('hvp_F', self.M)
-    return self._engine.hvp_F(w, v, alpha, self.p)
+    return check_out(self._engine.hvp_F(w, v, alpha, self.p), "∇²F(w) v")
 
 @patch
 def hess_F(self:TaskPool, w:np.ndarray, # point, shape (d,)
@@ -696,7 +711,7 @@ def hess_F(self:TaskPool, w:np.ndarray, # point, shape (d,)
     "The explicit Hessian of the MAML loss, $\\nabla^2 F(w)$ (a d×d array: for small d)."
     alpha, w = check_alpha(alpha), self.check_w(w)
     self.counter.add('hvp_F', self.M * self.d)  # d columns, each a Hessian-vector product of F
-    return self._engine.hess_F(w, alpha, self.p)
+    return check_out(self._engine.hess_F(w, alpha, self.p), "∇²F(w)")
 
 # %% ../nbs/00_oracles.ipynb #ad621f7b
 def draw_tasks(p:np.ndarray, # task distribution, shape (M,)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .oracles import check_alpha, check_positive, check_int, check_real, document
+from .oracles import check_alpha, check_positive, check_int, check_real, document, NonFinite
 
 # %% auto #0
 __all__ = ['STATUSES', 'GROWTH', 'COLORS', 'Result', 'plain', 'default_every', 'diverging', 'Recorder', 'Diverged', 'Stepper',
@@ -34,7 +34,7 @@ class Result:
     wall:np.ndarray # wall-clock seconds of the method's own work up to the row, shape (R,)
     cpu:np.ndarray # CPU seconds (process time) of the method's own work up to the row, shape (R,)
     cost:np.ndarray # gradient-equivalents spent up to the row, shape (R,)
-    iterates:np.ndarray # the row's iterate, shape (R, d)
+    iterates:np.ndarray # the row's iterate, shape (R, d); (1, d), the last only, if saved with iterates=False
     steps:int # steps taken: discrete steps, or accepted solver steps
     total_cost:float # gradient-equivalents of the whole run (the last row's cost)
     total_wall:float # wall-clock seconds of the whole run's own work (the last row's)
@@ -111,8 +111,8 @@ def from_dict(cls:Result, d:dict, # the output of `to_dict`
         try: d[k] = np.array(d[k], dtype=int if k == "phase" else float)
         except (TypeError, ValueError) as e: raise ValueError(f"d[{k!r}] must be a list of numbers ({e})") from None
     R = len(d["t"]) if d["t"].ndim == 1 else -1
-    if R < 1 or any(d[k].shape != (R,) for k in _ARRAYS[:-1]) or d["iterates"].ndim != 2 or len(d["iterates"]) != R:
-        raise ValueError("d must hold rows of the same length R >= 1: t, F, ..., cost of shape (R,) and iterates of shape (R, d); got shapes "
+    if R < 1 or any(d[k].shape != (R,) for k in _ARRAYS[:-1]) or d["iterates"].ndim != 2 or len(d["iterates"]) not in (R, 1):
+        raise ValueError("d must hold rows of the same length R >= 1: t, F, ..., cost of shape (R,) and iterates of shape (R, d) or (1, d); got shapes "
                          + ", ".join(f"{k} {d[k].shape}" for k in _ARRAYS))
     if d["status"] not in STATUSES: raise ValueError(f"d['status'] must be one of {STATUSES}; got {d['status']!r}")
     if d["status"] not in ("diverged", "invalid start"):  # a run that did not diverge records finite rows only
@@ -125,25 +125,38 @@ def from_dict(cls:Result, d:dict, # the output of `to_dict`
     return cls(**d)
 
 @patch
-def save(self:Result, path:str|Path, # file to write (JSON)
+def save(self:Result, path:str|Path, # file to write: JSON, or numpy's compressed .npz if the name ends in .npz
+         iterates:bool=True, # False: keep only the last iterate (w), not one per row
         ) -> Path:
-    "Write the result to a strict JSON file, atomically (a temporary file renamed into place)."
+    "Write the result to a strict JSON file (or a .npz), atomically (a temporary file renamed into place)."
     import os, tempfile
-    path, text = _path(path), json.dumps(self.to_dict(), allow_nan=False)
+    path = _path(path)
+    if not isinstance(iterates, (bool, np.bool_)): raise TypeError(f"iterates must be True or False; got {iterates!r}")
+    d = self.to_dict() if iterates else dict(self.to_dict(), iterates=plain(self.iterates[-1:]))
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh: fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            if path.suffix == ".npz":
+                arrays = {k: getattr(self, k) for k in _ARRAYS} | ({} if iterates else dict(iterates=self.iterates[-1:]))
+                np.savez_compressed(fh, **arrays, meta=json.dumps({k: v for k, v in d.items() if k not in _ARRAYS}, allow_nan=False))
+            else: fh.write(json.dumps(d, allow_nan=False).encode())
         os.replace(tmp, path)  # atomic: a failed write leaves the old file as it was
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
 
 @patch(cls_method=True)
-def load(cls:Result, path:str|Path, # a file written by `Result.save`
+def load(cls:Result, path:str|Path, # a file written by `Result.save` (JSON, or .npz by its name)
         ) -> Result:
     "Read a result written by `save`; a file that is not one is a ValueError naming it."
     path = _path(path)
     def refuse(c): raise ValueError(f"non-strict JSON constant {c}")
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z: d = json.loads(str(z["meta"]), parse_constant=refuse) | {k: plain(z[k]) for k in _ARRAYS}
+        except (OSError, ValueError, KeyError, TypeError) as e: raise ValueError(f"path {str(path)!r} is not a .npz file written by Result.save: {e}") from None
+        try: return cls.from_dict(d)
+        except (TypeError, ValueError) as e: raise ValueError(f"path {str(path)!r} is not a file written by Result.save: {e}") from None
     try: d = json.loads(path.read_text(), parse_constant=refuse)
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"path {str(path)!r} is not a JSON file written by Result.save: {e}") from None
     try: return cls.from_dict(d)
@@ -193,12 +206,14 @@ class Recorder:
                ) -> tuple: # F(w), ‖∇F(w)‖, ‖∇f(w)‖
         "F and both gradient norms at w, computing (uncounted) only what `known` lacks."
         known = dict(known or {})
-        with self.pool.uncounted():
-            if "F" not in known and "grad_F" not in known:
-                known["F"], known["grad_F"], known["grad_f"] = self.pool.F_grads(w, self.alpha)
-            if "F" not in known: known["F"] = self.pool.F(w, self.alpha)
-            if "grad_F" not in known: known["grad_F"] = self.pool.grad_F(w, self.alpha)
-            if "grad_f" not in known: known["grad_f"] = self.pool.grad_f(w)
+        try:
+            with self.pool.uncounted():
+                if "F" not in known and "grad_F" not in known:
+                    known["F"], known["grad_F"], known["grad_f"] = self.pool.F_grads(w, self.alpha)
+                if "F" not in known: known["F"] = self.pool.F(w, self.alpha)
+                if "grad_F" not in known: known["grad_F"] = self.pool.grad_F(w, self.alpha)
+                if "grad_f" not in known: known["grad_f"] = self.pool.grad_f(w)
+        except NonFinite: return (math.nan,) * 3  # an overflow at w: the divergence rule sees non-finite metrics
         return float(known["F"]), float(np.linalg.norm(known["grad_F"])), float(np.linalg.norm(known["grad_f"]))
 
     def add(self, t:float, # step or time
@@ -226,8 +241,8 @@ class Recorder:
                       float(cost[-1]), float(wall[-1]), switch, status, message, self.alpha, params)
 
 # %% ../nbs/01_runs.ipynb #fa61f068
-class Diverged(ArithmeticError):
-    "A method's state or field became non-finite, or a solver failed."
+class Diverged(NonFinite):
+    "A method's state or field became non-finite, or a solver failed (a kind of the oracles' NonFinite)."
 
 class Stepper:
     "Base of every algorithm and solver that `drive` runs: a current point, `evaluate` and `advance`."
@@ -269,8 +284,10 @@ def _check_drive(stepper, method, max_steps, record_every, t_max, timeout, progr
     if not isinstance(progress, (bool, np.bool_)): raise TypeError(f"progress must be True or False; got {progress!r}")
 
 # %% ../nbs/01_runs.ipynb #96aaed5e
-def _checked(stepper, out):
-    "A stepper's evaluate() output (done, known) if well formed, else a TypeError naming the stepper."
+_KNOWN = ("F", "grad_F", "grad_f")  # what evaluate() may hand over: F a number, the gradients of shape (d,)
+
+def _checked(stepper, out, d=None):
+    "A stepper's evaluate() output (done, known) if well formed (known: F a number, gradients of shape (d,)), else a TypeError naming the stepper."
     name = type(stepper).__name__
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError(f"{name}.evaluate must return a pair (done, known); it returned {out!r}")
@@ -279,6 +296,11 @@ def _checked(stepper, out):
         raise TypeError(f"{name}.evaluate must return done as True, False or 'approximate'; it returned {done!r} of type {type(done).__name__}")
     if not isinstance(known, dict):
         raise TypeError(f"{name}.evaluate must return known as a dict of exact full-pool metrics; it returned {type(known).__name__}")
+    for k, v in known.items():
+        if k not in _KNOWN: raise TypeError(f"{name}.evaluate returned known[{k!r}]: its keys must be among {tuple(_KNOWN)}")
+        want = () if k == "F" else (d,)
+        if (np.shape(v) != want) if d is not None else (np.ndim(v) != len(want)):
+            raise TypeError(f"{name}.evaluate returned known[{k!r}] of shape {np.shape(v)}; it must have shape {want}")
     return (bool(done) if not isinstance(done, str) else done), known
 
 # %% ../nbs/01_runs.ipynb #57d28f0f
@@ -311,8 +333,8 @@ def drive(stepper:Stepper, # the method, at its starting point
     last_phase = stepper.phase
     while True:
         (w0, c0), done = _clock(), False
-        try: done, known = _checked(stepper, stepper.evaluate(rec.due(k)))
-        except Diverged as e: status, message = "diverged", str(e)
+        try: done, known = _checked(stepper, stepper.evaluate(rec.due(k)), getattr(pool, "d", None))
+        except NonFinite as e: status, message = "diverged", str(e)  # Diverged, or an oracle's overflow
         (w1, c1) = _clock(); wall += w1 - w0; cpu += c1 - c0
         if status:  # the method cannot go on from this point: keep its row at the start, the last finite rows later
             if k == 0:
@@ -340,8 +362,10 @@ def drive(stepper:Stepper, # the method, at its starting point
         prev = (stepper.t, np.array(stepper.w), stepper.phase, wall, cpu, pool.counter.cost_since(snap))
         w0, c0 = _clock()
         try: stepper.advance(); ok = bool(np.all(np.isfinite(stepper.w)))
-        except Diverged as e: ok, message = False, str(e)
+        except NonFinite as e: ok, message = False, str(e)
         w1, c1 = _clock(); wall += w1 - w0; cpu += c1 - c0
+        if not stepper.t >= prev[0]:
+            raise ValueError(f"{type(stepper).__name__}.advance moved t backwards, from {prev[0]:g} to {stepper.t:g}: a run's step index or time must not decrease")
         k += 1
         if bar is not None: bar.update(1)
         if not ok:

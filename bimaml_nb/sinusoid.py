@@ -9,7 +9,7 @@ from functools import partial
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .oracles import check_int, check_positive
+from .oracles import check_int, check_positive, check_rng, document
 from .kstep import MLP, model_loss, TaskDistribution, KStepPool
 from .algorithms import maml, fo_maml, bimaml
 from . import ode
@@ -27,6 +27,8 @@ def draw_sinusoid(n:int, # tasks to draw
                   query:int=10, # query points per task
                  ) -> tuple: # X (n, shots, 1), y (n, shots), Xq (n, query, 1), yq (n, query)
     "Support and query data of n sine-wave tasks $y = A\\sin(x - \\varphi)$, $A\\sim U[0.1, 5]$, $\\varphi\\sim U[0,\\pi]$, $x\\sim U[-5, 5]$."
+    n, rng = check_int(n, "n", 1, "tasks to draw"), check_rng(rng)
+    shots, query = check_int(shots, "shots", 1, "support points per task"), check_int(query, "query", 1, "query points per task")
     A, phi = rng.uniform(*AMPLITUDE, n), rng.uniform(*PHASE, n)
     x = rng.uniform(*INPUT, (n, shots + query, 1))
     y = A[:, None] * np.sin(x[..., 0] - phi[:, None])
@@ -41,6 +43,7 @@ def sinusoid_tasks(shots:int=10, # support points per task
                   ) -> TaskDistribution:
     "The sinusoid task distribution with an MLP 1-hidden-1 (ReLU) and the mean squared error."
     shots, query = check_int(shots, "shots", 1, "support points per task"), check_int(query, "query", 1, "query points per task")
+    if not isinstance(hidden, (tuple, list)) or not hidden: raise ValueError(f"hidden must be a non-empty tuple of widths, e.g. (40, 40); got {hidden!r}")
     net = MLP((1, *hidden, 1), "relu")
     return TaskDistribution(partial(draw_sinusoid, shots=shots, query=query), model_loss(net, "mse"), K, n_eval=n_eval, eval_seed=eval_seed)
 
@@ -195,3 +198,6 @@ ANCHOR = dict(
     maml={0: 3.0, 1: 0.4, 9: 0.2},  # approximate readings: MSE after 0, 1 and 9 test-time steps
     pretrained={0: 3.0, 1: 2.1},
 )
+
+# %% ../nbs/10_sinusoid.ipynb #059eacfb
+document(globals())

@@ -94,3 +94,61 @@ def test_a_new_method_is_one_definition(pool):
         assert np.array_equal(a.iterates, b.iterates)
     finally:
         SOLVERS.pop("half-step Euler")
+
+
+# --- guarded everywhere: overflow, steppers, saved results -----------------------------------------------------------
+
+def test_oracles_raise_nonfinite_on_overflow_and_runs_call_it_divergence():
+    import numpy as np, pytest
+    from bimaml_nb.oracles import TaskPool, squared_loss, NonFinite
+    from bimaml_nb.algorithms import maml
+    rng = np.random.default_rng(0)
+    pool = TaskPool.from_data(squared_loss, rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 5)))
+    for call in (lambda: pool.F(np.ones(2), 1e308), lambda: pool.grad_F(np.ones(2), 1e308), lambda: pool.F_grads(np.ones(2), 1e308)):
+        with pytest.raises(NonFinite, match="not finite at this w and alpha"): call()
+    r = maml(pool, np.ones(2), 1e200, 0.1, max_iter=5)
+    assert r.status == "invalid start" and np.all(np.isfinite(r.w))
+
+def test_kstep_pools_refuse_overflow_bad_draws_and_bad_activations():
+    import numpy as np, pytest
+    from bimaml_nb.oracles import NonFinite
+    from bimaml_nb.kstep import MLP, model_loss, TaskDistribution, KStepPool
+    from bimaml_nb.sinusoid import draw_sinusoid, few_shot_mse
+    X, y, Xq, yq = draw_sinusoid(3, np.random.default_rng(0))
+    net = MLP((1, 8, 1)); pool = KStepPool(model_loss(net), X, y, Xq, yq, K=2); w = net.init(np.random.default_rng(1))
+    for call in (lambda: pool.grad_F(w, 1e100), lambda: few_shot_mse(pool, w, 1e100, 5)):
+        with pytest.raises(NonFinite): call()
+    with pytest.raises(ValueError, match="n = 4 tasks"): TaskDistribution(lambda n, rng: draw_sinusoid(n + 1, rng), model_loss(net), n_eval=4)
+    with pytest.raises(ValueError, match="tuple \\(X, y, Xq, yq\\)"): TaskDistribution(lambda n, rng: draw_sinusoid(n, rng)[:2], model_loss(net), n_eval=4)
+    with pytest.raises(ValueError, match="same shape"): MLP((1, 3, 1), lambda z: z.sum())
+    with pytest.raises(ValueError, match="shots must be an integer >= 1"): draw_sinusoid(2, np.random.default_rng(0), shots=-1)
+    with pytest.raises(ValueError, match="non-finite values at W = 0"): KStepPool(lambda W, X, y: np.nan * y, X, y, dim=3)
+
+def test_drive_refuses_malformed_known_values_and_time_running_backwards():
+    import numpy as np, pytest
+    from bimaml_nb.oracles import TaskPool, squared_loss
+    from bimaml_nb.runs import Stepper, drive
+    rng = np.random.default_rng(0)
+    pool = TaskPool.from_data(squared_loss, rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 5)))
+    class S(Stepper):
+        def __init__(self, known, dt=1.0): self.w, self.t, self.known, self.dt = np.zeros(2), 0.0, known, dt
+        def evaluate(self, record): return False, dict(self.known)
+        def advance(self): self.t += self.dt
+    with pytest.raises(TypeError, match=r"known\['grad_F'\] of shape \(3,\)"): drive(S(dict(grad_F=np.ones(3))), pool, 0.1, "x", 3)
+    with pytest.raises(TypeError, match="keys must be among"): drive(S(dict(loss=1.0)), pool, 0.1, "x", 3)
+    with pytest.raises(ValueError, match="moved t backwards"): drive(S({}, dt=-1.0), pool, 0.1, "x", 3)
+    assert drive(S({}), pool, 0.1, "x", 3).status == "budget"
+
+def test_results_save_as_npz_and_without_iterates_round_trip_exactly(tmp_path):
+    import numpy as np
+    from bimaml_nb.data import synthetic_regression
+    from bimaml_nb.algorithms import bimaml
+    from bimaml_nb.runs import Result
+    ex = synthetic_regression()
+    r = bimaml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=30, record_every=1)
+    for name, keep in (("a.npz", True), ("b.npz", False), ("c.json", False)):
+        b = Result.load(r.save(tmp_path / name, iterates=keep))
+        for f in ("t", "F", "grad_F_norm", "grad_f_norm", "phase", "cost", "cpu"): np.testing.assert_array_equal(getattr(b, f), getattr(r, f))
+        np.testing.assert_array_equal(b.iterates, r.iterates if keep else r.iterates[-1:])
+        assert (b.switch, b.status, b.params, b.steps) == (r.switch, r.status, r.params, r.steps)
+    assert (tmp_path / "b.npz").stat().st_size < (tmp_path / "a.npz").stat().st_size

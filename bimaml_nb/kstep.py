@@ -13,10 +13,11 @@ from autograd import grad, hessian, make_vjp
 from fastcore.basics import patch
 
 from .oracles import (TaskPool, OracleCounter, draw_tasks, GRAD_F_ORDERS, check_alpha, check_positive, check_int,
-                               check_finite, check_p, check_out, check_rng, document)
+                               check_finite, check_p, check_out, check_rng, document, _step)
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'LOSS_KINDS', 'PROTOCOL', 'MLP', 'model_loss', 'KStepPool', 'unrolled_F', 'TaskDistribution']
+__all__ = ['ACTIVATIONS', 'FAST_ACTIVATIONS', 'LOSS_KINDS', 'PROTOCOL', 'MLP', 'FastMLP', 'model_loss', 'KStepPool', 'unrolled_F',
+           'TaskDistribution']
 
 # %% ../nbs/09_kstep.ipynb #51704882
 ACTIVATIONS = {"relu": lambda z: anp.maximum(z, 0.0), "tanh": anp.tanh, "softplus": lambda z: anp.logaddexp(0.0, z)}
@@ -69,17 +70,146 @@ def init(self:MLP, rng:np.random.Generator, # the only source of randomness
     "Weights and biases drawn U(−1/√n_in, 1/√n_in) per layer (PyTorch's `nn.Linear` default)."
     return np.concatenate([rng.uniform(-1, 1, a * b + b) / np.sqrt(a) for a, b in self.shapes])
 
+# %% ../nbs/09_kstep.ipynb #78b00071
+FAST_ACTIVATIONS = ("relu", "tanh")  # activations with a closed-form engine
+
+def _augment(X):
+    "Inputs (M, n, p) with a trailing column of ones, (M, n, p + 1)."
+    Xa = np.empty(X.shape[:-1] + (X.shape[-1] + 1,)); Xa[..., :-1] = X; Xa[..., -1] = 1.0
+    return Xa
+
+def _mm(h, B):
+    "h (M, n, a) @ B, with B shared (a, b) as one 2-D product, or one per task (M, a, b); a = 1 by broadcasting."
+    if h.shape[-1] == 1: return h * B
+    if B.ndim == 2: return (h.reshape(-1, h.shape[-1]) @ B).reshape(h.shape[:-1] + (B.shape[-1],))
+    return h @ B
+
+def _mmT(h, g, out):
+    "hᵀg per task into out (M, a, b), or summed over tasks if out is (a, b)."
+    if out.ndim == 2: return np.matmul(h.reshape(-1, h.shape[-1]).T, g.reshape(-1, g.shape[-1]), out=out)
+    return np.matmul(h.swapaxes(-1, -2), g, out=out)
+
+# %% ../nbs/09_kstep.ipynb #18044ba8
+class FastMLP:
+    "Closed-form batched values, gradients, Hessian-vector products and K-step meta-gradients of an MLP regression loss."
+    def __init__(self, sizes:Sequence[int], # layer widths, as `MLP`
+                 activation:str="relu", # one of FAST_ACTIVATIONS
+                 c:float=1.0, # per-sample loss c(ŷ − y)²: 1 for "mse", ½ for "squared"
+                ):
+        if activation not in FAST_ACTIVATIONS: raise ValueError(f"activation must be one of {FAST_ACTIVATIONS}; got {activation!r}")
+        self.sizes, self.activation, self.c = tuple(sizes), activation, float(c)
+        self.shapes = list(zip(self.sizes[:-1], self.sizes[1:]))
+        self.offsets = np.cumsum([0] + [(a + 1) * b for a, b in self.shapes]).tolist()
+        self.n_params, self.L = self.offsets[-1], len(self.shapes)
+
+    def __repr__(self): return f"FastMLP({'-'.join(map(str, self.sizes))}, {self.activation}, c={self.c:g})"
+
+    def blocks(self, W:np.ndarray, # parameters (d,) or (M, d)
+              ) -> list: # views [W_l; b_l] of shape (a+1, b), or (M, a+1, b); no copies
+        "Each layer's weights and biases as one matrix, a view of W."
+        lead = W.shape[:-1]
+        return [W[..., k:k + (a + 1) * b].reshape(lead + (a + 1, b)) for k, (a, b) in zip(self.offsets, self.shapes)]
+
+# %% ../nbs/09_kstep.ipynb #ee45f3e0
+@patch
+def _forward(self:FastMLP, Ws, Xa):
+    "Layer inputs with their ones column hs[l], activation slopes ds[l], and the outputs (M, n)."
+    hs, ds, h = [Xa], [], Xa
+    for B in Ws[:-1]:
+        z, hn = _mm(h, B), np.empty(h.shape[:-1] + (B.shape[-1] + 1,))
+        hn[..., -1] = 1.0; act = hn[..., :-1]
+        if self.activation == "relu": np.maximum(z, 0.0, out=act); ds.append(_step(z).astype(float))
+        else: np.tanh(z, out=act); s = act * act; np.subtract(1.0, s, out=s); ds.append(s)
+        hs.append(hn); h = hn
+    return hs, ds, _mm(h, Ws[-1])[..., 0]
+
+@patch
+def _backward(self:FastMLP, Ws, hs, ds, e, G):
+    "Write the gradient for output slopes e (M, n) into G ((M, d) per task, or (d,) summed); return g_l per layer."
+    gs, g, Gs = [None] * self.L, e[..., None], self.blocks(G)
+    for l in range(self.L - 1, -1, -1):
+        gs[l] = g; _mmT(hs[l], g, Gs[l])
+        if l: g = _mm(g, Ws[l][..., :-1, :].swapaxes(-1, -2)); g *= ds[l - 1]
+    return gs
+
+@patch
+def _loss(self:FastMLP, Ws, Xa, y, weights=None):
+    "Forward pass, task losses (M,) and output slopes (M, n), times task weights if given."
+    hs, ds, yhat = self._forward(Ws, Xa)
+    r = yhat - y
+    f = self.c / y.shape[1] * np.einsum("mn,mn->m", r, r)
+    r *= 2.0 * self.c / y.shape[1]
+    if weights is not None: r *= weights[:, None]
+    return f, hs, ds, r
+
+@patch
+def _hvp(self:FastMLP, Ws, hs, ds, gs, V, out):
+    "Pearlmutter's R-pass: H_i(W_i) V_i into out (M, d), or their sum over tasks if out is (d,)."
+    Vs, Rhs, Rzs, Rh = self.blocks(V), [None], [], None
+    for l, B in enumerate(Ws):  # forward: R z_l = R h_{l-1} W_l + h̄_{l-1} V_l
+        Rz = hs[l] @ Vs[l]
+        if l: Rz += _mm(Rh, B[..., :-1, :])
+        Rzs.append(Rz)
+        if l < self.L - 1: Rh = ds[l] * Rz; Rhs.append(Rh)
+    Rg, Os = Rz * (2.0 * self.c / hs[0].shape[1]), self.blocks(out)
+    for l in range(self.L - 1, -1, -1):  # backward
+        _mmT(hs[l], Rg, Os[l])
+        if not l: break
+        O = Os[l][..., :-1, :]
+        O += _mmT(Rhs[l], gs[l], np.empty(O.shape))
+        Rg_h = _mm(Rg, Ws[l][..., :-1, :].swapaxes(-1, -2)) + _mm(gs[l], Vs[l][..., :-1, :].swapaxes(-1, -2))
+        Rg_h *= ds[l - 1]
+        if self.activation == "tanh": Rg_h -= 2.0 * hs[l][..., :-1] * gs[l - 1] * Rzs[l - 1]  # σ'' = −2σσ'
+        Rg = Rg_h
+    return out
+
+# %% ../nbs/09_kstep.ipynb #492676ed
+@patch
+def values(self:FastMLP, W:np.ndarray, # parameters, one row per task (M, d), or one shared vector (d,)
+           X:np.ndarray, # inputs (M, n, p)
+           y:np.ndarray, # targets (M, n)
+          ) -> np.ndarray: # task losses f_i(W_i), shape (M,)
+    "Every task's mean loss."
+    return self._loss(self.blocks(W), _augment(X), y)[0]
+
+@patch
+def grads_and_hvp(self:FastMLP, W:np.ndarray, # parameters (M, d), or shared (d,)
+                  X:np.ndarray, # inputs (M, n, p)
+                  y:np.ndarray, # targets (M, n)
+                  Xa:np.ndarray|None=None, # X with its ones column, if already made
+                 ) -> tuple: # gradients (M, d); hvp(V, reduce=False) -> H_i(W_i)V_i (M, d), or their sum (d,)
+    "Every task's gradient, and a function for its Hessian-vector products that reuses this forward pass."
+    Ws = self.blocks(W)
+    _, hs, ds, e = self._loss(Ws, _augment(X) if Xa is None else Xa, y)
+    G = np.empty((X.shape[0], self.n_params)); gs = self._backward(Ws, hs, ds, e, G)
+    def hvp(V, reduce=False): return self._hvp(Ws, hs, ds, gs, V, np.empty(self.n_params if reduce else V.shape))
+    return G, hvp
+
+@patch
+def grads(self:FastMLP, W:np.ndarray, X:np.ndarray, y:np.ndarray) -> np.ndarray:
+    "Every task's gradient, shape (M, d)."
+    return self.grads_and_hvp(W, X, y)[0]
+
+@patch
+def hvps(self:FastMLP, W:np.ndarray, X:np.ndarray, y:np.ndarray, V:np.ndarray, # directions, one per task (M, d)
+        ) -> np.ndarray: # H_i(W_i) V_i, shape (M, d)
+    "Every task's Hessian-vector product with its own direction."
+    return self.grads_and_hvp(W, X, y)[1](V)
+
 # %% ../nbs/09_kstep.ipynb #1977fde7
 LOSS_KINDS = ("mse", "squared")
 
 def model_loss(model:Callable, # a model (W, X) -> predictions, with an `n_params` attribute
                kind:str="mse", # "mse": (ŷ − y)²; "squared": ½(ŷ − y)² as `oracles.squared_loss`
-              ) -> Callable: # per-sample loss (W, X, y) -> (M, n), with `n_params`
+               fast:bool=True, # an MLP with a FAST_ACTIVATIONS activation gets the closed-form engine; False: autograd only
+              ) -> Callable: # per-sample loss (W, X, y) -> (M, n), with `n_params` (and `fast`, the engine or None)
     "The per-sample regression loss of a model, in the `loss(w, X, y)` convention of the oracle layer."
     if kind not in LOSS_KINDS: raise ValueError(f"kind must be one of {LOSS_KINDS}; got {kind!r}")
     c = 1.0 if kind == "mse" else 0.5
     def loss(W, X, y): return c * (model(W, X) - y) ** 2
+    if not isinstance(fast, (bool, np.bool_)): raise TypeError(f"fast must be True or False; got {fast!r}")
     loss.n_params, loss.model, loss.kind = model.n_params, model, kind
+    loss.fast = FastMLP(model.sizes, model.activation, c) if fast and isinstance(model, MLP) and model.activation in FAST_ACTIVATIONS else None
     return loss
 
 # %% ../nbs/09_kstep.ipynb #6792da3e
@@ -122,9 +252,16 @@ class KStepPool:
         self.d = _dim(loss, dim, self.n_inputs)
         self.p, self.loss = check_p(p, self.M), loss
         _probe(loss, self.M, self.d, self.X, self.y)
-        self._Ss, self._Sq = _task_values(loss, self.X, self.y), _task_values(loss, self.Xq, self.yq)
-        self._Gs = grad(lambda W: anp.sum(self._Ss(W)))  # row i: ∇f_i^s(W_i)
-        self._Gq = grad(lambda W: anp.sum(self._Sq(W))) if self.split else self._Gs
+        self._Ss_ad, self._Sq_ad = _task_values(loss, self.X, self.y), _task_values(loss, self.Xq, self.yq)  # autograd: any order
+        self._Gs_ad = grad(lambda W: anp.sum(self._Ss_ad(W)))  # row i: ∇f_i^s(W_i)
+        self.fast = getattr(loss, "fast", None)  # the closed-form engine of an MLP's loss, else None
+        if self.fast is None:
+            self._Ss, self._Sq, self._Gs = self._Ss_ad, self._Sq_ad, self._Gs_ad
+            self._Gq = grad(lambda W: anp.sum(self._Sq(W))) if self.split else self._Gs
+        else:
+            fm = self.fast
+            self._Ss, self._Sq = (lambda W: fm.values(W, self.X, self.y)), (lambda W: fm.values(W, self.Xq, self.yq))
+            self._Gs, self._Gq = (lambda W: fm.grads(W, self.X, self.y)), (lambda W: fm.grads(W, self.Xq, self.yq))
         self.counter = counter or OracleCounter(n_tasks=self.M, dim=self.d)
 
     def __repr__(self):
@@ -202,7 +339,7 @@ def task_hvps(self:KStepPool, w:np.ndarray, # point (d,), or one point per task 
     for name, a in (('w', W), ('V', V)):
         if a.shape != (self.M, self.d): raise ValueError(f"{name} must have shape ({self.M}, {self.d}), one row per task; got {a.shape}")
     self.counter.add('hvp', self.M)
-    return check_out(make_vjp(self._Gs)(W)[0](V), "∇²f_i(w_i) V_i")
+    return check_out(self.fast.hvps(W, self.X, self.y, V) if self.fast else make_vjp(self._Gs_ad)(W)[0](V), "∇²f_i(w_i) V_i")
 
 @patch
 def hvp_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -216,7 +353,7 @@ def hess_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
           ) -> np.ndarray: # ∇²f(w), shape (d, d)
     "The explicit Hessian $\\nabla^2 f(w)$ (a d×d array: for small d)."
     w = self.check_w(w); self.counter.add('hess', self.M)
-    return check_out(hessian(lambda u: anp.dot(self.p, self._Ss(anp.ones((self.M, 1)) * u)))(w), "∇²f(w)")
+    return check_out(hessian(lambda u: anp.dot(self.p, self._Ss_ad(anp.ones((self.M, 1)) * u)))(w), "∇²f(w)")
 
 # %% ../nbs/09_kstep.ipynb #862edd10
 @patch
@@ -225,7 +362,7 @@ def _forward(self:KStepPool, W, alpha, keep=False):
     self.counter.add('grad', self.K * self.M)
     Us, hvps, G0 = [W], [], None
     for _ in range(self.K):
-        if keep: hvp, G = make_vjp(self._Gs)(Us[-1]); hvps.append(hvp)
+        if keep: hvp, G = make_vjp(self._Gs_ad)(Us[-1]); hvps.append(hvp)
         else: G = self._Gs(Us[-1])
         G0 = G if G0 is None else G0
         Us.append(Us[-1] - alpha * G)
@@ -254,6 +391,27 @@ def _backward_fd(self:KStepPool, Us, V, alpha, delta):
         V = V - alpha * (self._Gs(U + delta * u) - self._Gs(U - delta * u)) / (2 * delta) * norm
     return V
 
+# %% ../nbs/09_kstep.ipynb #7f92edf5
+@patch
+def _fast_meta(self:KStepPool, w, alpha, order):
+    "F_K, its meta-gradient (exact or first-order) and ∇f by the closed-form engine, charged as the autograd path."
+    fm, K, p = self.fast, self.K, self.p
+    self.counter.add('grad', (K + 1) * self.M)
+    if order == "exact": self.counter.add('hvp', K * self.M)
+    Xa, hvps, U, gf = _augment(self.X), [], w, None
+    for j in range(K):  # U^{j+1} = U^j − αG^j; U^0 = w is shared, so its layers are 2-D products
+        G, hvp = fm.grads_and_hvp(U, self.X, self.y, Xa)
+        if j == 0: gf = p @ G
+        hvps.append(hvp); G *= -alpha; G += U; U = G
+    Wq = fm.blocks(U)
+    fq, hs, ds, e = fm._loss(Wq, _augment(self.Xq), self.yq, weights=p)
+    if order == "first":
+        gF = np.empty(self.d); fm._backward(Wq, hs, ds, e, gF); return float(p @ fq), gF, gf
+    V = np.empty((self.M, self.d)); fm._backward(Wq, hs, ds, e, V)  # rows p_i ∇f_i^q(U_i^K): the sweep is linear in V
+    for hvp in hvps[:0:-1]: HV = hvp(V); HV *= alpha; V -= HV  # V ← V − α∇²f_i^s(U_i^j)V_i, j = K−1, ..., 1
+    gF = hvps[0](V, reduce=True); gF *= -alpha; gF += V.sum(0)  # at the shared U^0 = w: Σ_i directly
+    return float(p @ fq), gF, gf
+
 # %% ../nbs/09_kstep.ipynb #37d59833
 @patch
 def F(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -275,6 +433,7 @@ def grad_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
     alpha, w = check_alpha(alpha), self.check_w(w)
     if order not in GRAD_F_ORDERS: raise ValueError(f"order must be one of {GRAD_F_ORDERS}; got {order!r}")
     if order == "hessian_free": check_positive(delta, "delta", "the finite-difference probe length")
+    if self.fast and order != "hessian_free": return check_out(self._fast_meta(w, alpha, order)[1], "∇F_K(w)")
     Us, hvps, _ = self._forward(self._tile(w), alpha, keep=order == "exact")
     V = self._query_grads(Us[-1])
     if order == "exact": V = self._backward_exact(hvps, V, alpha)
@@ -287,6 +446,9 @@ def F_grads(self:KStepPool, w:np.ndarray, # point, shape (d,)
            ) -> tuple: # F_K(w), the exact ∇F_K(w) (d,) and ∇f(w) (d,)
     "F_K, its exact meta-gradient and ∇f from one shared pass (∇f is the first inner gradient)."
     alpha, w = check_alpha(alpha), self.check_w(w)
+    if self.fast:
+        F, gF, gf = self._fast_meta(w, alpha, "exact"); self.counter.add('value', self.M)
+        return float(check_out(F, "F_K(w)")), check_out(gF, "∇F_K(w)"), check_out(gf, "∇f(w)")
     Us, hvps, G0 = self._forward(self._tile(w), alpha, keep=True)
     gF = self.p @ self._backward_exact(hvps, self._query_grads(Us[-1]), alpha)
     self.counter.add('value', self.M)
@@ -313,8 +475,8 @@ def unrolled_F(pool:KStepPool, # the tasks
 def _F_autograd(self:KStepPool, w, alpha):
     "F_K written directly in autograd.numpy with batched inner steps, differentiable in w to any order."
     U = anp.ones((self.M, 1)) * w
-    for _ in range(self.K): U = U - alpha * self._Gs(U)
-    return anp.dot(self.p, self._Sq(U))
+    for _ in range(self.K): U = U - alpha * self._Gs_ad(U)
+    return anp.dot(self.p, self._Sq_ad(U))
 
 @patch
 def _charge_hvp_F(self:KStepPool, n):

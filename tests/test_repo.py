@@ -105,3 +105,5 @@ def test_no_undefined_names_in_the_package():
 def test_readme_speed_table_is_the_committed_benchmark():
     table = (ROOT / "benchmarks" / "results" / "oracles.md").read_text().split("\n\n")[1].strip()
     assert table in (ROOT / "README.md").read_text(), "README.md must show benchmarks/results/oracles.md's table verbatim"
+    table = (ROOT / "benchmarks" / "results" / "networks.md").read_text().split("\n\n")[1].strip()
+    assert table in (ROOT / "README.md").read_text(), "README.md must show benchmarks/results/networks.md's table verbatim"

@@ -5,18 +5,21 @@
 # %% ../nbs/10_sinusoid.ipynb #9c473ed5
 from __future__ import annotations
 from functools import partial
+import time
 
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .oracles import check_int, check_positive, check_rng, document
+from .oracles import check_int, check_positive, check_rng, document, NonFinite
 from .kstep import MLP, model_loss, TaskDistribution, KStepPool
-from .algorithms import maml, fo_maml, bimaml
+from .algorithms import maml, fo_maml, bimaml, descend
 from . import ode
 
 # %% auto #0
-__all__ = ['AMPLITUDE', 'PHASE', 'INPUT', 'QUICK', 'FULL', 'ANCHOR', 'draw_sinusoid', 'sinusoid_tasks', 'BudgetSpent', 'Budgeted',
-           'few_shot_mse', 'sinusoid_seed', 'run_sinusoid', 'summarise_sinusoid', 'sinusoid_markdown', 'plot_sinusoid']
+__all__ = ['AMPLITUDE', 'PHASE', 'INPUT', 'QUICK', 'FULL', 'ANCHOR', 'FINN', 'FINN_QUICK', 'FINN_METHODS', 'TEST_SEED',
+           'draw_sinusoid', 'sinusoid_tasks', 'BudgetSpent', 'Budgeted', 'few_shot_mse', 'sinusoid_seed',
+           'run_sinusoid', 'summarise_sinusoid', 'sinusoid_markdown', 'plot_sinusoid', 'finn_run', 'run_finn',
+           'summarise_finn', 'finn_markdown']
 
 # %% ../nbs/10_sinusoid.ipynb #604c69b2
 AMPLITUDE, PHASE, INPUT = (0.1, 5.0), (0.0, np.pi), (-5.0, 5.0)  # Finn et al. 2017, §5.1
@@ -198,6 +201,95 @@ ANCHOR = dict(
     maml={0: 3.0, 1: 0.4, 9: 0.2},  # approximate readings: MSE after 0, 1 and 9 test-time steps
     pretrained={0: 3.0, 1: 2.1},
 )
+
+# %% ../nbs/10_sinusoid.ipynb #ce170d93
+FINN = dict(iterations=70_000, batch_size=25, beta=1e-3, alpha=0.01, n_test=600, query_test=100, steps=10, n_eval=100)
+FINN_QUICK = dict(iterations=40, n_test=20, n_eval=10)  # a few iterations, for tests
+FINN_METHODS = ("MAML", "FO-MAML", "BI-MAML", "pretrained")
+TEST_SEED = 10_000  # seed of the held-out tasks: one fixed set per shot count, the same for every method and seed
+
+def _finn_method(method):
+    if method not in FINN_METHODS: raise ValueError(f"method must be one of {FINN_METHODS}; got {method!r}")
+    return {"MAML": maml, "FO-MAML": fo_maml, "BI-MAML": bimaml, "pretrained": partial(descend, eps0=np.inf, method="pretrained")}[method]
+
+def finn_run(method:str, # one of FINN_METHODS
+             shots:int, # K: support (and training query) points per task
+             seed:int, # seed of w0, the batches and the evaluation pool
+             iterations:int=70_000, # meta-iterations
+             batch_size:int=25, # tasks per meta-iteration
+             beta:float=1e-3, # Adam's learning rate
+             alpha:float=0.01, # inner step size, in training and at test time
+             n_test:int=600, # held-out tasks
+             query_test:int=100, # query points per held-out task
+             steps:int=10, # largest number of test-time adaptation steps
+             n_eval:int=100, # tasks of the evaluation pool (recorded metrics, the ε₀ rule, the cost unit)
+            ) -> dict: # method, shots, seed, status, switch, cost, cpu_seconds, per-step held-out mean, ci95, worse
+    "One training run of Finn et al.'s protocol and its held-out scores after 0..steps adaptation steps."
+    run, shots = _finn_method(method), check_int(shots, "shots", 1, "support points per task")
+    seed, n_test = check_int(seed, "seed", 0, "a seed"), check_int(n_test, "n_test", 2, "held-out tasks")
+    dist = sinusoid_tasks(shots=shots, query=shots, K=1, n_eval=n_eval, eval_seed=seed)
+    w0 = dist.loss.model.init(np.random.default_rng([seed, 0]))
+    c0 = time.process_time()
+    r = run(dist, w0, alpha, beta, eps=1e-12, max_iter=iterations, batch_size=batch_size, rng=np.random.default_rng([seed, 1]), rule="adam")
+    cpu = time.process_time() - c0
+    test = KStepPool(dist.loss, *draw_sinusoid(n_test, np.random.default_rng([TEST_SEED, shots]), shots, query_test))
+    try: L = test.adapted_losses(r.w, alpha, steps)  # (steps + 1, n_test)
+    except NonFinite: L = np.full((steps + 1, n_test), np.inf)  # the adaptation itself overflowed
+    return dict(method=method, shots=shots, seed=seed, status=r.status, switch=r.switch, eps0_used=r.params.get("eps0_used"),
+                cost=float(r.total_cost), cpu_seconds=cpu, iterations=int(r.steps), mean=L.mean(1).tolist(),
+                ci95=(1.96 * L.std(1, ddof=1) / np.sqrt(n_test)).tolist(), worse=int(np.sum(~(L[-1] <= L[0]))))
+
+# %% ../nbs/10_sinusoid.ipynb #07eb3cfe
+def run_finn(seeds:tuple=(0, 1, 2), # one training run per method, shot count and seed
+             shots:tuple=(5, 10), # K-shot settings
+             methods:tuple=FINN_METHODS, # which methods
+             quick:bool=False, # FINN_QUICK's few iterations (for tests)
+             n_jobs:int=1, # local processes (-1: one per core)
+             **settings, # overrides of FINN (see `finn_run`)
+            ) -> dict: # settings and one record per run
+    "Finn et al.'s protocol over methods, shot counts and seeds."
+    from bimaml_nb.experiments import sweep
+    cfg = FINN | (FINN_QUICK if quick else {}) | settings
+    calls = [(m, k, s) for k in shots for s in seeds for m in methods]
+    for m, k, s in calls: _finn_method(m); check_int(k, "shots", 1, "support points per task"); check_int(s, "seed", 0, "a seed")
+    runs = sweep(partial(finn_run, **cfg), calls, n_jobs=n_jobs)
+    return dict(settings=cfg | dict(seeds=list(seeds), shots=list(shots), quick=quick), runs=runs)
+
+def summarise_finn(res:dict, # output of `run_finn`
+                   steps:tuple=(0, 1, 10), # adaptation steps to report
+                  ) -> list: # one dict per (shots, method)
+    "Per shot count and method: held-out MSE (mean over seeds, mean 95% interval over tasks, range over seeds), failures, cost."
+    out = []
+    for k in dict.fromkeys(r["shots"] for r in res["runs"]):
+        for m in dict.fromkeys(r["method"] for r in res["runs"]):
+            rs = [r for r in res["runs"] if r["shots"] == k and r["method"] == m]
+            if not rs: continue
+            mean = np.array([[r["mean"][j] for j in steps] for r in rs]); ci = np.array([[r["ci95"][j] for j in steps] for r in rs])
+            out.append(dict(shots=k, method=m, n=len(rs), mean=mean.mean(0).tolist(), ci95=ci.mean(0).tolist(), lo=mean.min(0).tolist(),
+                            hi=mean.max(0).tolist(), diverged=sum(r["status"] == "diverged" for r in rs), worse=float(np.mean([r["worse"] for r in rs])),
+                            switched=sum(r["switch"] is not None for r in rs), cpu=float(np.mean([r["cpu_seconds"] for r in rs])),
+                            cost=float(np.mean([r["cost"] for r in rs]))))
+    return out
+
+def finn_markdown(res:dict, steps:tuple=(0, 1, 10)) -> str:
+    "The summary as one markdown table per shot count, with Finn et al.'s Fig. 3 readings beside K = 10."
+    n_test, tables = res["settings"]["n_test"], []
+    for k in dict.fromkeys(r["shots"] for r in res["runs"]):
+        rows = [r for r in summarise_finn(res, steps) if r["shots"] == k]
+        head = (f"K = {k} shots, {res['settings']['iterations']} meta-iterations, {len(res['settings']['seeds'])} seed(s), {n_test} held-out tasks: "
+                "held-out MSE, mean over seeds ± mean 95% interval over tasks [lowest, highest seed]\n\n"
+                "| method | " + " | ".join(f"after {j} step{'s' * (j != 1)}" for j in steps)
+                + f" | runs diverged | tasks worse after {steps[-1]} than 0 steps | BI-MAML switched | CPU s per run |\n" + "|---" * (len(steps) + 5) + "|\n")
+        one = lambda r, i: f"{r['mean'][i]:.3f} ± {r['ci95'][i]:.3f}" + (f" [{r['lo'][i]:.3f}, {r['hi'][i]:.3f}]" if r["n"] > 1 else "")
+        body = "".join(f"| {r['method']} | " + " | ".join(one(r, i) for i in range(len(steps)))
+                       + f" | {r['diverged']}/{r['n']} | {r['worse']:.1f} of {n_test} | "
+                       + (f"{r['switched']}/{r['n']}" if r["method"] == "BI-MAML" else "–") + f" | {r['cpu']:.0f} |\n" for r in rows)
+        if k == 10:
+            a = ANCHOR["maml"]; cell = lambda d, j: f"≈{d[j]:g}" if j in d else (f"≈{d[9]:g} (9 steps)" if j == steps[-1] and 9 in d else "–")
+            body += "".join(f"| anchor: {name}, Finn et al. 2017 Fig. 3 (k=10), read off the plot | " + " | ".join(cell(d, j) for j in steps)
+                            + " | – | – | – | – |\n" for name, d in (("MAML", a), ("pretrained", ANCHOR["pretrained"])))
+        tables.append(head + body)
+    return "\n".join(tables)
 
 # %% ../nbs/10_sinusoid.ipynb #059eacfb
 document(globals())

@@ -4,17 +4,22 @@
 
 # %% ../nbs/11_cli.ipynb #0abec174
 from __future__ import annotations
-import argparse, os, platform, re, shutil, signal, sys, tempfile, time
+import argparse, hashlib, json, logging, os, platform, re, shutil, signal, sys, tempfile, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ALL', 'EXTRA', 'OUTPUTS', 'MAX_SEEDS', 'parse_seeds', 'run', 'strip_timings', 'clean_partials', 'write', 'reproduce',
-           'Interrupted', 'main']
+__all__ = ['ALL', 'EXTRA', 'OUTPUTS', 'log', 'FINN_HELP', 'MAX_SEEDS', 'MARK', 'LOCK', 'WRITTEN', 'parse_seeds', 'run',
+           'strip_timings', 'clean_partials', 'Locked', 'lock', 'verify', 'write', 'reproduce', 'Interrupted', 'main']
 
 # %% ../nbs/11_cli.ipynb #65217c25
 ALL = ("synthetic_regression", "diabetes", "synthetic_svm", "mnist_svm", "fig1")  # the default set
-EXTRA = ("sinusoid",)  # run only when named: --only sinusoid (about half an hour on 2 cores; with --quick, seconds)
+EXTRA = ("sinusoid", "finn")  # run only when named: --only sinusoid (about half an hour on 2 cores), --only finn (see FINN_HELP); with --quick, seconds
 OUTPUTS = ("fig1.png", "fig2.png", "eps0.png", "sinusoid.png", "results.json", "results.md")  # every file reproduce can write
+
+log = logging.getLogger("bimaml_nb")  # stage messages of a run (the command line shows them on stderr unless --quiet)
+
+FINN_HELP = ("finn, Finn et al.'s sinusoid protocol: 4 methods × K = 5, 10 shots per seed, each 70,000 meta-iterations, "
+             "about 1.5 min of CPU per run on this project's machine (3 seeds: 24 runs, about 20 min on 2 cores)")
 
 MAX_SEEDS = 1000  # at most this many seeds in one run (each costs seconds of CPU and a record in results.json)
 
@@ -40,7 +45,14 @@ def _one_seed(text:str) -> list:
     return [int(text)]
 
 # %% ../nbs/11_cli.ipynb #6eea1754
-def _task(name, seed, cpu_repeats, first):
+def _die_with_parent(main_pid):
+    "In a worker process on Linux: be killed when the run's process dies, even by SIGKILL (prctl PR_SET_PDEATHSIG)."
+    if os.getpid() != main_pid and sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+
+def _task(name, seed, cpu_repeats, first, main_pid=None):
+    _die_with_parent(main_pid)
     from bimaml_nb.experiments import pool_record
     c0 = time.process_time()
     rec = pool_record(name, seed, cpu_repeats, keep=first, extras=first)
@@ -59,6 +71,7 @@ def run(names:tuple=ALL, # pools of FIG2, "fig1" and/or "sinusoid"
         quick:bool=False, # fewer CPU pairs and a coarser Fig. 1 grid (for tests)
         n_jobs:int=-1, # local processes for the sweep (-1: one per core)
         scheduler:str|None=None, # a Dask scheduler address; None: local joblib
+        progress:bool=False, # progress bars on stderr
        ) -> tuple: # (results dict, figures dict name -> matplotlib figure)
     "Run the chosen experiments over the seeds and judge the claims; return the results and the figures."
     from bimaml_nb.experiments import FIG2, MODELS, EPS0_RULES, sweep, fig2_claims
@@ -66,8 +79,9 @@ def run(names:tuple=ALL, # pools of FIG2, "fig1" and/or "sinusoid"
     c0, seeds = time.process_time(), list(seeds)
     pools = [n for n in FIG2 if n in names]
     cpu_repeats = 2 if quick else (5 if len(seeds) == 1 else 3)
-    calls = [(n, s, cpu_repeats, s == seeds[0]) for s in seeds for n in pools]
-    recs = sweep(_task, calls, n_jobs=n_jobs, scheduler=scheduler) if calls else []
+    calls = [(n, s, cpu_repeats, s == seeds[0], os.getpid()) for s in seeds for n in pools]
+    if calls: log.info(f"{len(pools)} pool(s) × {len(seeds)} seed(s): MAML and BI-MAML under every ε₀ rule and modelling choice")
+    recs = sweep(_task, calls, n_jobs=n_jobs, scheduler=scheduler, progress="pools × seeds" if progress else None) if calls else []
     rules = list(EPS0_RULES)
     res = dict(command="reproduce", seeds=seeds, quick=quick, experiments=list(names), rule=rules[0], versions=_versions(),
                choices={r["name"]: r["choices"] for r in recs if r["seed"] == seeds[0]})
@@ -85,15 +99,22 @@ def run(names:tuple=ALL, # pools of FIG2, "fig1" and/or "sinusoid"
         figs["fig2.png"] = reports.plot_fig2({r["name"]: r["runs"][rules[0]].pop("results") for r in first})
         figs["eps0.png"] = reports.plot_eps0(res["eps0_sweep"])
     if "fig1" in names:
+        log.info("Fig. 1: the landscape of the two-task example")
         figs["fig1.png"], ls = reports.plot_fig1(n=100_001 if quick else 400_001)
         res["claims"].append(reports.fig1_row(ls))
         res["fig1"] = dict(alpha=ls.alpha, critical=ls.critical, kinds=ls.kinds, global_min=ls.global_min,
                            nonconvex_intervals=len(ls.nonconvex), nonconvex_share=ls.nonconvex_share)
     if "sinusoid" in names:  # K-step MAML on an MLP (chapter 10): its own settings, the same seeds
         from bimaml_nb.sinusoid import run_sinusoid, plot_sinusoid, sinusoid_markdown
-        res["sinusoid"] = run_sinusoid(seeds=tuple(seeds), quick=quick)
+        log.info("sinusoid: the equal-budget comparison")
+        res["sinusoid"] = run_sinusoid(seeds=tuple(seeds), quick=quick, progress="sinusoid seeds" if progress else None)
         res["sinusoid_table"] = sinusoid_markdown(res["sinusoid"])
         figs["sinusoid.png"] = plot_sinusoid(res["sinusoid"])
+    if "finn" in names:  # Finn et al.'s protocol (chapter 10): 70,000 Adam meta-iterations per run
+        from bimaml_nb.sinusoid import run_finn, finn_markdown
+        log.info("finn: Finn et al.'s protocol, every method, K = 5 and 10 shots")
+        res["finn"] = run_finn(seeds=tuple(seeds), quick=quick, n_jobs=n_jobs, progress="finn runs" if progress else None)
+        res["finn_table"] = finn_markdown(res["finn"])
     res["records"] = [{k: v for k, v in r.items() if k not in ("cpu_seconds", "pid")} for r in recs]
     res["files"] = sorted(list(figs) + ["results.json", "results.md"])
     elsewhere = sum(r["cpu_seconds"] for r in recs if r["pid"] != os.getpid())  # tasks run in this process are in its own time
@@ -102,9 +123,9 @@ def run(names:tuple=ALL, # pools of FIG2, "fig1" and/or "sinusoid"
 
 # %% ../nbs/11_cli.ipynb #2e7b36bb
 def strip_timings(res:dict) -> dict:
-    "A results dict without what changes between identical runs: CPU measurements, the run's cost, versions."
+    "A results dict without what changes between identical runs: CPU measurements, the run's cost, versions, file hashes."
     from bimaml_nb.experiments import strip_cpu
-    return strip_cpu({k: v for k, v in res.items() if k not in ("run_cost", "versions")})
+    return strip_cpu({k: v for k, v in res.items() if k not in ("run_cost", "versions", "manifest")})
 
 # %% ../nbs/11_cli.ipynb #9da2a313
 def _alive(pid:int) -> bool:
@@ -113,14 +134,47 @@ def _alive(pid:int) -> bool:
     except PermissionError: return True
     return True
 
+MARK, LOCK = ".made-by-bimaml-nb", ".bimaml-nb.lock"  # the file that marks a partial folder as the command's; the lock file
+
 def clean_partials(out:Path) -> list:
-    "Remove the .partial-<pid>-* folders in out whose process is gone; return their names."
+    "Remove the .partial-<pid>-* folders this command made in out whose process is gone; return their names."
     gone = []
     for p in Path(out).glob(".partial-*"):
-        pid = p.name.split("-")[1]
-        if p.is_dir() and (not pid.isdigit() or not _alive(int(pid))):
+        m = re.fullmatch(r"\.partial-(\d+)-.*", p.name)
+        if m and p.is_dir() and (p / MARK).exists() and not _alive(int(m.group(1))):
             shutil.rmtree(p, ignore_errors=True); gone.append(p.name)
     return gone
+
+class Locked(OSError):
+    "Another run is writing to the same output folder."
+
+def lock(out:Path) -> Path:
+    "Take out's lock file for this process (a stale one, whose process is gone, is taken over); Locked if another run holds it."
+    p = Path(out) / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, str(os.getpid()).encode()); os.close(fd); return p
+        except FileExistsError:
+            try: pid = int(p.read_text())
+            except (OSError, ValueError): pid = None
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                raise Locked(f"another bimaml-nb run (pid {pid}) is writing to {out}: wait for it or choose another --out") from None
+            p.unlink(missing_ok=True)
+    raise Locked(f"could not take the lock {p}")
+
+WRITTEN = []  # output folders this process has finished writing (so an interruption afterwards is reported truthfully)
+
+def _sha(path): return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+def verify(out:str|Path, # an output folder of reproduce
+          ) -> list: # what is wrong, one sentence each; empty if the folder is one complete run
+    "Check that out holds one complete run: results.json present, and every file it names there with the SHA-256 it records."
+    out = Path(out)
+    try: manifest = json.loads((out / "results.json").read_text())["manifest"]
+    except (OSError, ValueError, KeyError, TypeError) as e: return [f"results.json is missing or names no files ({type(e).__name__}): the run did not finish"]
+    return [f"{name} is missing or is not the file its run wrote" for name, h in manifest.items()
+            if not (out / name).is_file() or _sha(out / name) != h]
 
 def write(res:dict, # the results dict
           figs:dict, # file name -> matplotlib figure
@@ -130,31 +184,42 @@ def write(res:dict, # the results dict
     from bimaml_nb import reports
     import matplotlib.pyplot as plt
     out = Path(out); out.mkdir(parents=True, exist_ok=True); clean_partials(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=out))
+    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=out)); (tmp / MARK).touch()
     try:
         for name, fig in figs.items(): fig.savefig(tmp / name, dpi=110); plt.close(fig)
+        (tmp / "results.md").write_text(reports.results_markdown(res), encoding="utf-8")
+        res["manifest"] = {f.name: _sha(f) for f in sorted(tmp.iterdir()) if f.name != MARK}
         (tmp / "results.json").write_text(reports.to_json(res), encoding="utf-8")
-        (tmp / "results.md").write_text(reports.results_markdown(res) + (f"\n\n## Sinusoid regression (K-step MAML on an MLP)\n\n{res['sinusoid_table']}"
-                                          if "sinusoid_table" in res else ""), encoding="utf-8")
-        for f in tmp.iterdir(): os.replace(f, out / f.name)
-        for name in OUTPUTS:
-            if name not in res["files"] and (out / name).exists(): (out / name).unlink()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # all of the swap, or none of it
+        try:
+            (out / "results.json").unlink(missing_ok=True)  # the old manifest first: a crash from here on leaves no complete-looking folder
+            for name in OUTPUTS:
+                if name not in res["files"] and (out / name).exists(): (out / name).unlink()
+            for name in sorted(res["manifest"]) + ["results.json"]: os.replace(tmp / name, out / name)
+            WRITTEN.append(str(out))
+        finally: signal.pthread_sigmask(signal.SIG_SETMASK, held)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return res["files"]
 
-def reproduce(names:tuple=ALL, # pools of FIG2, "fig1" and/or "sinusoid"
+def reproduce(names:tuple=ALL, # pools of FIG2, "fig1", "sinusoid" and/or "finn"
               out:str|Path="results", # output folder
               seeds:list=(0,), # seeds of data and w0
               quick:bool=False, # fewer CPU pairs, coarser Fig. 1 (for tests)
               n_jobs:int=-1, # local processes (-1: one per core)
               scheduler:str|None=None, # a Dask scheduler address
+              progress:bool=False, # progress bars on stderr
              ) -> dict: # the results dict written to results.json
-    "Run, judge and write: figures, results.json and results.md in `out`."
+    "Run, judge and write: figures, results.json and results.md in `out` (locked against a second run meanwhile)."
     import matplotlib
     matplotlib.use("Agg")
-    res, figs = run(names, seeds, quick, n_jobs, scheduler)
-    write(res, figs, out)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    held = lock(out)
+    try:
+        res, figs = run(names, seeds, quick, n_jobs, scheduler, progress)
+        log.info(f"writing {out}")
+        write(res, figs, out)
+    finally: held.unlink(missing_ok=True)
     return res
 
 # %% ../nbs/11_cli.ipynb #e3ce520c
@@ -174,7 +239,7 @@ def _parser():
                                    "(CPU time beside), with both ε₀ rules and every modelling variant, and Fig. 1; write "
                                    "fig2.png, eps0.png, fig1.png (those made), results.json and results.md.")
     r.add_argument("--only", nargs="+", metavar="NAME", choices=ALL + EXTRA, default=list(ALL),
-                   help=f"run only these experiments (default: {', '.join(ALL)}; also: {', '.join(EXTRA)})")
+                   help=f"run only these experiments (default: {', '.join(ALL)}; also: sinusoid, about half an hour on 2 cores; {FINN_HELP})")
     r.add_argument("--out", default="results", help="output folder, created if missing (default: ./results)")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--seeds", type=parse_seeds, default=[0], help=f"seeds of data and w0: N, A-B or a comma list, e.g. 0-9, at most {MAX_SEEDS} (default: 0; on a 2-core machine one seed of the default set took 15 s of CPU, 0-9 took 58 s)")
@@ -182,6 +247,7 @@ def _parser():
     r.add_argument("--quick", action="store_true", help="fewer CPU-time pairs and a coarser Fig. 1 grid (seconds, for tests)")
     r.add_argument("--jobs", type=int, default=-1, help="local worker processes, 1 to 64 (default: -1, one per core; 1: no workers)")
     r.add_argument("--scheduler", metavar="ADDRESS", help="run the sweep on a Dask cluster, e.g. tcp://host:8786 (pip install bimaml_nb[cluster])")
+    r.add_argument("--quiet", action="store_true", help="no progress bars or stage messages on stderr (errors still)")
     return p
 
 def _writable(out):
@@ -201,13 +267,18 @@ def main(argv:list|None=None, # command-line arguments; None: sys.argv[1:]
     if not (a.jobs == -1 or 1 <= a.jobs <= 64): p.error(f"--jobs must be a number of worker processes from 1 to 64, or -1 for one per core; got {a.jobs}")
     if a.scheduler is not None and not re.fullmatch(r"(tcp|tls|inproc|ucx)://[^\s/:]+(:\d+)?|[^\s/:]+:\d+", a.scheduler):
         p.error(f"--scheduler must be a Dask scheduler address such as tcp://host:8786; got {a.scheduler!r}")
+    said = logging.StreamHandler(sys.stderr); said.setFormatter(logging.Formatter("bimaml-nb: %(message)s"))
+    if not a.quiet: log.addHandler(said); log.setLevel(logging.INFO)
     old = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGINT)}
+    WRITTEN.clear()
     try:
-        res = reproduce(tuple(dict.fromkeys(a.only)), a.out, a.seeds, a.quick, a.jobs, a.scheduler)
+        res = reproduce(tuple(dict.fromkeys(a.only)), a.out, a.seeds, a.quick, a.jobs, a.scheduler, progress=not a.quiet)
     except Interrupted as e:
-        name = signal.Signals(e.signum).name
-        print(f"bimaml-nb: stopped by {name}; {a.out} left as it was", file=sys.stderr)
+        name, done = signal.Signals(e.signum).name, bool(WRITTEN)
+        print(f"bimaml-nb: stopped by {name}; " + (f"the results were written to {a.out}" if done else f"{a.out} left as it was"), file=sys.stderr)
         sys.exit(128 + e.signum)
+    except Locked as e:
+        print(f"bimaml-nb: {e}", file=sys.stderr); sys.exit(1)
     except OSError as e:  # a full disk, a folder removed under us: one line, nothing half-written (write() is atomic)
         if a.scheduler and "connect" in str(e).lower():
             print(f"bimaml-nb: could not connect to the Dask scheduler {a.scheduler}: {e}; check --scheduler", file=sys.stderr)
@@ -216,9 +287,12 @@ def main(argv:list|None=None, # command-line arguments; None: sys.argv[1:]
         sys.exit(1)
     finally:
         for s, h in old.items(): signal.signal(s, h)
+        log.removeHandler(said)
     from bimaml_nb.reports import claims_table
-    print(f"wrote {', '.join(res['files'])} to {a.out}")
-    print(claims_table(res))
+    print(f"wrote {', '.join(res['files'])} to {a.out}\nthe full tables, with notes: {Path(a.out) / 'results.md'}")
+    if res["claims"]: print(claims_table(res, short=True))
+    if "sinusoid_table" in res: print("Sinusoid regression at one budget:\n\n" + res["sinusoid_table"])
+    if "finn_table" in res: print("Sinusoid regression, Finn et al.'s protocol:\n\n" + res["finn_table"])
 
 # %% ../nbs/11_cli.ipynb #ec8ff8a8
 from .oracles import document

@@ -250,11 +250,16 @@ def sweep(fn, # a picklable function
           calls:list, # argument tuples, one per call
           n_jobs:int=1, # local processes (1: in this process, -1: one per core)
           scheduler:str|None=None, # address of a Dask scheduler, e.g. "tcp://host:8786", or a dask Client
+          progress:str|None=None, # a label: show a progress bar of finished calls on stderr; None: silent
          ) -> list: # fn(*args) for each call, in order
     "Run fn over argument tuples with joblib, locally or on a Dask cluster."
+    import sys
     from joblib import Parallel, delayed, parallel_config
+    from tqdm import tqdm
     if scheduler is None:
-        out = Parallel(n_jobs=n_jobs)(delayed(fn)(*a) for a in calls)
+        with tqdm(total=len(calls), desc=progress, file=sys.stderr, disable=progress is None) as bar:
+            out = []
+            for r in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in calls): out.append(r); bar.update(1)
         if n_jobs != 1:  # stop the worker processes now: idle, they would outlive the run by minutes
             from joblib.externals.loky import get_reusable_executor
             get_reusable_executor().shutdown(wait=True)
@@ -298,12 +303,13 @@ def fig2_claims(records:list, # pool_record outputs (any pools, any seeds)
         p = PAPER_DECREASE[name]
         tv = [timing_verdict(x, p) for x in every]
         runs = [x for x, (v, _) in zip(every, tv) if v not in ("not comparable", "rule failed")] or every  # spreads over the seeds judged on their decrease, if any
+        runs = [x for x in runs if "diverged" not in x["status"].values()]  # a diverged run's cost is not a decrease
         cpu = [float(np.median(x["cpu_decrease"])) for x in runs if "cpu_decrease" in x]
         ma = [r["matched"] for r in recs if r["matched"]["step"] is not None] if model is None else []
         rows.append(_row(f"{name}: BI-MAML decreases computation after 50 iterations", p, [v for v, _ in tv], [w for _, w in tv],
                          kind="timing", pool=name, cost_decrease=_spread([x["cost_decrease"] for x in runs]),
                          cpu_decrease=_spread(cpu), switch=[x["switch"] for x in runs],
-                         F=_spread([x["F"]["BI-MAML"] / x["F"]["MAML"] for x in runs if "diverged" not in x["status"].values()]),
+                         F=_spread([x["F"]["BI-MAML"] / x["F"]["MAML"] for x in runs]),
                          matched=dict(step=_spread([m["step"] for m in ma]),
                                       F_ratio=_spread([m["F"]["BI-MAML"] / m["F"]["MAML"] for m in ma]),
                                       grad_F_ratio=_spread([m["grad_F"]["BI-MAML"] / m["grad_F"]["MAML"] for m in ma])) if ma else None))

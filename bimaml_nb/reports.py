@@ -13,8 +13,8 @@ from .oracles import document
 from .theory import landscape_1d, maml_1d, fig1_tasks
 
 # %% auto #0
-__all__ = ['LEGEND', 'to_json', 'claims_markdown', 'claims_table', 'plot_fig2', 'plot_eps0', 'plot_fig1', 'fig1_row',
-           'results_markdown']
+__all__ = ['LEGEND', 'to_json', 'claims_markdown', 'short_claims', 'claims_table', 'plot_fig2', 'plot_eps0', 'plot_fig1',
+           'fig1_row', 'results_markdown']
 
 # %% ../nbs/07_reports.ipynb #35c2d92e
 def to_json(obj, # a results dict
@@ -25,6 +25,7 @@ def to_json(obj, # a results dict
 # %% ../nbs/07_reports.ipynb #87462013
 def _pct(s, seeds=None): 
     if s is None: return "—"
+    if s["n"] == 1: return f"{s['median']:.0%}" + (" (1 seed)" if seeds and seeds != 1 else "")  # one seed: no range
     return f"{s['median']:.0%} [{s['min']:.0%}, {s['max']:.0%}]" + (f" ({s['n']} seeds)" if seeds and s["n"] != seeds else "")
 def _num(s, f="{:.2f}"): return "—" if s is None else (f + " [" + f + ", " + f + "]").format(s["median"], s["min"], s["max"])
 
@@ -55,13 +56,25 @@ def _under_mse(res):
     return [dict(r, claim=r["claim"].replace(":", " under MSE (not ½·MSE):", 1)) for k, rows in res.get("claims_other", {}).items()
             if "model mse" in k for r in rows if r.get("kind") == "timing"]
 
+def short_claims(rows:list, # claim rows
+                ) -> str: # a markdown table of four short columns
+    "The claims for a terminal: the claim's subject, the paper's figure, the cost decrease and the verdict (the notes are in results.md)."
+    head = "| claim | paper | cost decrease | verdict |\n|---|---|---|---|\n"
+    paper = lambda r: r["paper"] if isinstance(r["paper"], str) else f"{r['paper']:.0%}"
+    subject = lambda r: r["claim"].split(":")[0].replace(" (not ½·MSE)", "") + ("" if r.get("kind") != "step" else " (qualitative)")
+    return head + "\n".join(f"| {subject(r)} | {paper(r) if r.get('kind') == 'timing' else '–'} | {_pct(r.get('cost_decrease'), r['seeds'])} | {r['verdict']} |"
+                            for r in rows) + "\n"
+
 def claims_table(res:dict, # a results dict (results.json, loaded)
+                 short:bool=False, # four short columns for a terminal (the notes stay in results.md)
                 ) -> str: # the markdown table the README shows
     "The seed-aggregated claims table of a results dict, in markdown, headed by the seeds it covers."
     seeds = res["seeds"]
     span = f"seeds {seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else f"seed(s) {', '.join(map(str, seeds))}"
+    quick = "; quick mode" if res.get("quick") else ""
+    if short: return f"Claims over {len(seeds)} {span}, ε₀ rule {res['rule']}, judged on cost{quick}:\n\n" + short_claims(res["claims"] + _under_mse(res))
     return (f"Claims of §5 and Fig. 1 over {len(seeds)} {span} (ε₀ rule: {res['rule']}; verdicts judged on cost in "
-            f"gradient-equivalents, disputed where CPU time disagrees):\n\n" + claims_markdown(res["claims"] + _under_mse(res)))
+            f"gradient-equivalents, disputed where CPU time disagrees{quick}):\n\n" + claims_markdown(res["claims"] + _under_mse(res)))
 
 # %% ../nbs/07_reports.ipynb #90c0f564
 def plot_fig2(runs:dict, # pool name -> {"MAML": Result, "BI-MAML": Result}
@@ -83,7 +96,8 @@ def plot_eps0(sweeps:dict, # pool name -> experiments.eps0_sweep rows
     for name, rows in sweeps.items():
         grid = [r for r in rows if r["c"] is not None]
         line, = ax.plot([r["saved"] for r in grid], [r["F_ratio"] for r in grid], "o-", label=name)
-        for r in grid: ax.annotate(f"{r['c']:g}", (r["saved"], r["F_ratio"]), fontsize=7)
+        for k, r in enumerate(grid):  # labels alternate above and below their points, so neighbours do not overlap
+            ax.annotate(f"{r['c']:g}", (r["saved"], r["F_ratio"]), xytext=(3, 5 if k % 2 else -10), textcoords="offset points", fontsize=7)
         for r in rows:
             if r["c"] is None: ax.plot(r["saved"], r["F_ratio"], "*", ms=12, color=line.get_color())
     ax.axhline(1, color="k", lw=0.5); ax.set_xlabel("share of MAML's cost saved (gradient-equivalents)")
@@ -132,7 +146,9 @@ def _variant_tables(res):
 def results_markdown(res:dict, # a results dict (as written to results.json)
                     ) -> str: # the text of results.md
     "results.md: the seed-aggregated claims table first, then the variants, ε₀ rules, switch steps and choices."
-    md = ["# bimaml_nb reproduction\n", "## Claims\n", claims_table(res), LEGEND]
+    md = ["# bimaml_nb reproduction\n"]
+    if res.get("quick"): md.append("**Quick mode** (`--quick`): 2 CPU-time pairs per seed and a coarse Fig. 1 grid; a check of the machinery, not numbers to cite.\n")
+    md += ["## Claims\n", claims_table(res), LEGEND] if res.get("claims") else []
     if res.get("claims_other"):
         md += ["\n## The same claims under the other choices\n",
                "Each table judges the same seeds with one choice changed; the primary choices are: ε₀ rule "
@@ -147,6 +163,8 @@ def results_markdown(res:dict, # a results dict (as written to results.json)
         md += ["\n## Switch steps per seed (primary choices)\n", "| pool | rule | switch step per seed |", "|---|---|---|"]
         for name, by_rule in res["switch_steps"].items():
             for rule, steps in by_rule.items(): md.append(f"| {name} | {rule} | {', '.join(str(s) for s in steps)} |")
+    if res.get("sinusoid_table"): md += ["\n## Sinusoid regression at one budget (K-step MAML on an MLP)\n", res["sinusoid_table"]]
+    if res.get("finn_table"): md += ["\n## Sinusoid regression, Finn et al.'s protocol\n", res["finn_table"]]
     md += ["\n## Choices (first seed)\n"] + [f"- {n}: {json.dumps(plain(c), ensure_ascii=False)}" for n, c in res.get("choices", {}).items()]
     md += [f"\nFiles: {', '.join(res['files'])}. Versions: {json.dumps(res['versions'])}."]
     if res.get("run_cost"): md.append(f"This run cost {res['run_cost']['cpu_seconds']:.0f} CPU seconds ({res['run_cost']['tasks']} tasks).")

@@ -395,8 +395,10 @@ def plot_results(results:list, # Result objects
     for r in results:
         xs, color = getattr(r, x), COLORS.get(r.method) or next(cycle)
         top.plot(xs, r.F, color=color, label=r.method)
-        bottom.semilogy(xs, np.where(r.phase == 1, r.grad_f_norm, r.grad_F_norm), color=color, label=r.method)
-        if (r.phase == 1).any(): bottom.semilogy(xs, r.grad_F_norm, color=color, ls=":", label=f"{r.method} ‖∇F‖")
+        two = bool((r.phase == 1).any())  # phase 1 descends f: its solid line shows ‖∇f‖ there
+        bottom.semilogy(xs, np.where(r.phase == 1, r.grad_f_norm, r.grad_F_norm), color=color,
+                        label=f"{r.method}: ‖∇f‖ in phase 1, then ‖∇F‖" if two else f"{r.method}: ‖∇F‖")
+        if two: bottom.semilogy(xs, r.grad_F_norm, color=color, ls=":", label=f"{r.method} ‖∇F‖")
         if r.switch is not None:
             i = int(np.argmax(r.phase == 2))
             for ax in axes: ax.axvline(xs[i], color=color, lw=0.8, ls="--")

@@ -144,11 +144,15 @@ def sinusoid_seed(seed:int, # seed of the initial point, the batches, the frozen
 # %% ../nbs/10_sinusoid.ipynb #18109969
 def run_sinusoid(seeds:tuple=(0, 1, 2), # one full comparison per seed
                  quick:bool=False, # small budgets and pools (seconds, for tests); False: FULL settings
+                 progress:str|None=None, # a label: a progress bar over seeds on stderr; None: silent
                  **settings, # overrides of QUICK or FULL (see `sinusoid_seed`)
                 ) -> dict: # settings, one row per run and seed, and the anchor
     "The sinusoid comparison over seeds: MAML, FO-MAML, BI-MAML (ε₀ rule and fixed ε₀), ODE solvers, at one budget."
+    import sys
+    from tqdm import tqdm
     cfg = (QUICK if quick else FULL) | settings
-    rows = [row for s in seeds for row in sinusoid_seed(check_int(s, "seed", 0, "a seed"), **cfg)]
+    seeds = [check_int(s, "seed", 0, "a seed") for s in seeds]
+    rows = [row for s in tqdm(seeds, desc=progress, file=sys.stderr, disable=progress is None) for row in sinusoid_seed(s, **cfg)]
     return dict(settings=cfg | dict(seeds=list(seeds), quick=quick), runs=rows, anchor=ANCHOR)
 
 # %% ../nbs/10_sinusoid.ipynb #23651c51
@@ -210,7 +214,7 @@ TEST_SEED = 10_000  # seed of the held-out tasks: one fixed set per shot count, 
 
 def _finn_method(method):
     if method not in FINN_METHODS: raise ValueError(f"method must be one of {FINN_METHODS}; got {method!r}")
-    return {"MAML": maml, "FO-MAML": fo_maml, "BI-MAML": bimaml, "pretrained": partial(descend, eps0=np.inf, method="pretrained")}[method]
+    return {"MAML": maml, "FO-MAML": fo_maml, "BI-MAML": bimaml, "pretrained": partial(descend, eps0=0.0, method="pretrained")}[method]
 
 def finn_run(method:str, # one of FINN_METHODS
              shots:int, # K: support (and training query) points per task
@@ -245,6 +249,7 @@ def run_finn(seeds:tuple=(0, 1, 2), # one training run per method, shot count an
              methods:tuple=FINN_METHODS, # which methods
              quick:bool=False, # FINN_QUICK's few iterations (for tests)
              n_jobs:int=1, # local processes (-1: one per core)
+             progress:str|None=None, # a label: a progress bar of finished runs on stderr; None: silent
              **settings, # overrides of FINN (see `finn_run`)
             ) -> dict: # settings and one record per run
     "Finn et al.'s protocol over methods, shot counts and seeds."
@@ -252,7 +257,7 @@ def run_finn(seeds:tuple=(0, 1, 2), # one training run per method, shot count an
     cfg = FINN | (FINN_QUICK if quick else {}) | settings
     calls = [(m, k, s) for k in shots for s in seeds for m in methods]
     for m, k, s in calls: _finn_method(m); check_int(k, "shots", 1, "support points per task"); check_int(s, "seed", 0, "a seed")
-    runs = sweep(partial(finn_run, **cfg), calls, n_jobs=n_jobs)
+    runs = sweep(partial(finn_run, **cfg), calls, n_jobs=n_jobs, progress=progress)
     return dict(settings=cfg | dict(seeds=list(seeds), shots=list(shots), quick=quick), runs=runs)
 
 def summarise_finn(res:dict, # output of `run_finn`

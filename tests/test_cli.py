@@ -1,9 +1,9 @@
 """The command line: complete outputs, same seed same numbers, only what it wrote, clean stops, bad input exits 2 with nothing written."""
-import json, os, signal, subprocess, sys, time
+import json, os, shutil, signal, subprocess, sys, time
 from bimaml_nb.experiments import VERDICTS
 from pathlib import Path
 import pytest
-from bimaml_nb.cli import main, strip_timings, clean_partials, ALL
+from bimaml_nb.cli import main, strip_timings, clean_partials, verify, lock, Locked, ALL, MARK, LOCK
 
 BIN = str(Path(sys.executable).parent / "bimaml-nb")
 QUICK = ["reproduce", "--quick", "--jobs", "1"]
@@ -49,7 +49,7 @@ def test_user_files_in_out_are_kept(tmp_path):
 
 def test_sigterm_leaves_nothing_and_says_one_line(tmp_path):
     out = tmp_path / "o"
-    p = subprocess.Popen([BIN, "reproduce", "--jobs", "1", "--seeds", "0-29", "--only", "synthetic_regression", "diabetes", "--out", str(out)],  # ~25 s quiet: the signal lands mid-run
+    p = subprocess.Popen([BIN, "reproduce", "--quiet", "--jobs", "1", "--seeds", "0-29", "--only", "synthetic_regression", "diabetes", "--out", str(out)],  # ~25 s quiet: the signal lands mid-run
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for _ in range(600):  # wait until the run is under way
         if p.poll() is not None or (out.exists()): break
@@ -64,11 +64,66 @@ def test_sigterm_leaves_nothing_and_says_one_line(tmp_path):
 def test_a_later_run_removes_what_a_killed_one_left(tmp_path):
     out = tmp_path / "o"; out.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"]); dead.wait()
-    stale = out / f".partial-{dead.pid}-abc"; stale.mkdir(); (stale / "fig2.png").write_text("half")
-    live = out / f".partial-{os.getpid()}-xyz"; live.mkdir()  # a running process's folder is left alone
-    assert clean_partials(out) == [stale.name] and live.exists()
-    live.rmdir(); stale.mkdir(); main(QUICK + ["--only", "fig1", "--out", str(out)])
+    stale = out / f".partial-{dead.pid}-abc"; stale.mkdir(); (stale / "fig2.png").write_text("half"); (stale / MARK).touch()
+    live = out / f".partial-{os.getpid()}-xyz"; live.mkdir(); (live / MARK).touch()  # a running process's folder is left alone
+    mine = out / f".partial-{dead.pid}-notes"; mine.mkdir()  # not made by the command (no mark): never removed
+    theirs = out / ".partial-notes"; theirs.mkdir()
+    assert clean_partials(out) == [stale.name] and live.exists() and mine.exists() and theirs.exists()
+    for d in (live, mine, theirs): shutil.rmtree(d)
+    stale.mkdir(); (stale / MARK).touch(); main(QUICK + ["--only", "fig1", "--out", str(out)])
     assert not list(out.glob(".partial-*"))
+
+def test_a_second_run_into_the_same_out_is_refused_while_one_holds_the_lock(tmp_path, capsys):
+    out = tmp_path / "o"; out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / LOCK).write_text(str(holder.pid))
+        with pytest.raises(SystemExit) as e: main(QUICK + ["--only", "fig1", "--out", str(out)])
+        assert e.value.code == 1 and f"another bimaml-nb run (pid {holder.pid})" in capsys.readouterr().err
+        assert not (out / "results.json").exists()
+    finally: holder.kill(); holder.wait()
+    main(QUICK + ["--only", "fig1", "--out", str(out)])  # its process is gone: the stale lock is taken over, and released
+    assert not (out / LOCK).exists() and verify(out) == []
+    held = lock(out); assert held.read_text() == str(os.getpid()); held.unlink()
+
+def test_verify_names_what_a_mixed_or_unfinished_folder_lacks(tmp_path):
+    out = tmp_path / "o"
+    main(QUICK + ["--only", "synthetic_regression", "fig1", "--out", str(out)])
+    assert verify(out) == []
+    res = json.loads((out / "results.json").read_text())
+    assert set(res["manifest"]) == {"eps0.png", "fig1.png", "fig2.png", "results.md"}
+    (out / "fig1.png").write_bytes(b"another run's figure")
+    assert verify(out) == ["fig1.png is missing or is not the file its run wrote"]
+    (out / "results.json").unlink()
+    assert "the run did not finish" in verify(out)[0]
+
+def test_progress_and_stage_messages_go_to_stderr_unless_quiet(tmp_path):
+    args = [BIN, "reproduce", "--quick", "--jobs", "1", "--only", "synthetic_regression", "--out", str(tmp_path / "o")]
+    loud = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    quiet = subprocess.run(args + ["--quiet"], capture_output=True, text=True, timeout=300)
+    assert loud.returncode == quiet.returncode == 0
+    assert "bimaml-nb: 1 pool(s) × 1 seed(s)" in loud.stderr and "pools × seeds" in loud.stderr and "100%" in loud.stderr
+    assert quiet.stderr == "" and loud.stdout == quiet.stdout
+    table = [l for l in loud.stdout.splitlines() if l.startswith("| synthetic_regression |")]
+    assert table and max(len(l) for l in loud.stdout.splitlines() if not l.startswith(("wrote", "the full"))) < 100  # the short table fits a terminal; notes are in results.md
+
+def test_workers_die_with_a_killed_run(tmp_path):
+    out = tmp_path / "o"
+    p = subprocess.Popen([BIN, "reproduce", "--quiet", "--jobs", "2", "--seeds", "0-29", "--only", "synthetic_regression", "--out", str(out)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def children():
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(p.pid)], capture_output=True, text=True).stdout.split()
+        return [int(x) for x in out]
+    for _ in range(600):
+        kids = children()
+        if len(kids) >= 2: break
+        time.sleep(0.05)
+    time.sleep(2.0)
+    kids = children(); assert kids, "the run started no workers"
+    p.kill(); p.wait()
+    time.sleep(2.0)
+    alive = [k for k in kids if os.path.exists(f"/proc/{k}") and "Z" not in open(f"/proc/{k}/stat").read().split()[2]]
+    assert not alive, f"workers {alive} outlived the killed run"
 
 def test_version():
     from bimaml_nb import __version__
@@ -127,7 +182,7 @@ def test_a_full_disk_ends_in_one_line_not_a_traceback(tmp_path, monkeypatch, cap
     import errno, bimaml_nb.cli as cli
     def full(*a, **k): raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(cli, "write", full)
-    with pytest.raises(SystemExit) as e: main(["reproduce", "--quick", "--only", "fig1", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as e: main(["reproduce", "--quick", "--quiet", "--only", "fig1", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert e.value.code == 1 and err.count("\n") == 0 and "No space left on device" in err and "Traceback" not in err
 

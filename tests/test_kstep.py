@@ -150,3 +150,28 @@ def test_sinusoid_benchmark_constants_are_finn_et_als():
     net = MLP((1, 40, 40, 1), "relu"); assert net.n_params == 1761
     w = net.init(np.random.default_rng(0))
     assert np.abs(w[:80]).max() <= 1.0 and np.abs(w[80:80 + 1640]).max() <= 1 / np.sqrt(40)  # U(±1/√n_in) per layer
+
+def test_finn_protocol_constants_and_runs():
+    "cbfinn/maml main.py: 70,000 meta-iterations, meta-batch 25, Adam 1e-3, one inner step of 0.01; 600 held-out tasks, 0-10 steps."
+    from bimaml_nb import sinusoid as S
+    from bimaml_nb.algorithms import Adam
+    assert S.FINN == dict(iterations=70_000, batch_size=25, beta=1e-3, alpha=0.01, n_test=600, query_test=100, steps=10, n_eval=100)
+    assert S.FINN_METHODS == ("MAML", "FO-MAML", "BI-MAML", "pretrained") and S.TEST_SEED == 10_000
+    kw = dict(iterations=12, n_test=6, n_eval=8)
+    pre = S.finn_run("pretrained", 5, 1, **kw)
+    assert pre["switch"] is None and pre["iterations"] == 12 and len(pre["mean"]) == 11
+    # the pretrained baseline is Adam on the batches' ∇f, scored on the fixed held-out tasks: the same loop by hand
+    dist = S.sinusoid_tasks(shots=5, query=5, K=1, n_eval=8, eval_seed=1)
+    w = dist.loss.model.init(np.random.default_rng([1, 0])); rng = np.random.default_rng([1, 1]); rule = Adam(); st = rule.init(w)
+    for _ in range(12):
+        step, st = rule.update(dist.sample(25, rng).grad_f(w), st, 1e-3); w = w + step
+    test = S.KStepPool(dist.loss, *S.draw_sinusoid(6, np.random.default_rng([S.TEST_SEED, 5]), 5, 100))
+    L = test.adapted_losses(w, 0.01, 10)
+    np.testing.assert_allclose(pre["mean"], L.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(pre["ci95"], 1.96 * L.std(1, ddof=1) / np.sqrt(6), rtol=1e-12)
+    assert pre["worse"] == int(np.sum(L[-1] > L[0]))
+    ma = S.finn_run("MAML", 5, 1, **kw)
+    assert ma["mean"] != pre["mean"] and ma == S.finn_run("MAML", 5, 1, **kw) | dict(cpu_seconds=ma["cpu_seconds"])
+    res = dict(settings=dict(S.FINN, **kw, seeds=[1], shots=[5]), runs=[ma, pre])
+    table = S.finn_markdown(res)
+    assert f"| MAML | {ma['mean'][0]:.3f} ± {ma['ci95'][0]:.3f} |" in table and "| pretrained |" in table and "anchor" not in table

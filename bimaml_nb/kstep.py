@@ -27,6 +27,7 @@ class MLP:
     def __init__(self, sizes:Sequence[int]=(1, 40, 40, 1), # layer widths n_0 (inputs), ..., n_L = 1 (output)
                  activation:str|Callable="relu", # a key of ACTIVATIONS or an autograd.numpy function
                 ):
+        if not isinstance(sizes, (tuple, list)): raise TypeError(f"sizes must be a tuple of layer widths, e.g. (1, 40, 40, 1); got {sizes!r}")
         sizes = tuple(check_int(s, "sizes", 1, "layer widths") for s in sizes)
         if len(sizes) < 2 or sizes[-1] != 1:
             raise ValueError(f"sizes must list at least an input and the output width 1, e.g. (1, 40, 40, 1); got {sizes}")
@@ -53,6 +54,9 @@ def __call__(self:MLP, W:anp.ndarray, # parameters, one row per task (M, d), or 
              X:anp.ndarray, # inputs (M, n, n_0), or (n, n_0) with one vector
             ) -> anp.ndarray: # predictions (M, n), or (n,)
     "The network's outputs for every task's inputs under that task's parameters."
+    if not hasattr(W, "shape") or W.ndim not in (1, 2): raise TypeError(f"W must be an array of shape (M, {self.n_params}) or ({self.n_params},); got {W!r:.80}")
+    if np.ndim(X) != W.ndim + 1 or np.shape(X)[-1] != self.sizes[0]:
+        raise ValueError(f"X must have shape {'(M, n, ' if W.ndim == 2 else '(n, '}{self.sizes[0]}) for W of shape {W.shape}; got shape {np.shape(X)}")
     if W.shape[-1] != self.n_params:
         raise ValueError(f"w has {W.shape[-1]} entries but {self!r} has {self.n_params} parameters: "
                          f"build w with model.init(rng) or give the model the widths w was made for")
@@ -68,6 +72,7 @@ def __call__(self:MLP, W:anp.ndarray, # parameters, one row per task (M, d), or 
 def init(self:MLP, rng:np.random.Generator, # the only source of randomness
         ) -> np.ndarray: # a parameter vector, shape (n_params,)
     "Weights and biases drawn U(−1/√n_in, 1/√n_in) per layer (PyTorch's `nn.Linear` default)."
+    rng = check_rng(rng)
     return np.concatenate([rng.uniform(-1, 1, a * b + b) / np.sqrt(a) for a, b in self.shapes])
 
 # %% ../nbs/09_kstep.ipynb #78b00071
@@ -204,7 +209,9 @@ def model_loss(model:Callable, # a model (W, X) -> predictions, with an `n_param
                fast:bool=True, # an MLP with a FAST_ACTIVATIONS activation gets the closed-form engine; False: autograd only
               ) -> Callable: # per-sample loss (W, X, y) -> (M, n), with `n_params` (and `fast`, the engine or None)
     "The per-sample regression loss of a model, in the `loss(w, X, y)` convention of the oracle layer."
-    if kind not in LOSS_KINDS: raise ValueError(f"kind must be one of {LOSS_KINDS}; got {kind!r}")
+    if not (isinstance(kind, str) and kind in LOSS_KINDS): raise ValueError(f"kind must be one of {LOSS_KINDS}; got {kind!r}")
+    if not (callable(model) and isinstance(getattr(model, "n_params", None), int)):
+        raise TypeError(f"model must be a function (W, X) -> predictions with an integer n_params attribute, e.g. MLP((1, 40, 40, 1)); got {model!r:.80}")
     c = 1.0 if kind == "mse" else 0.5
     def loss(W, X, y): return c * (model(W, X) - y) ** 2
     if not isinstance(fast, (bool, np.bool_)): raise TypeError(f"fast must be True or False; got {fast!r}")
@@ -262,6 +269,8 @@ class KStepPool:
             fm = self.fast
             self._Ss, self._Sq = (lambda W: fm.values(W, self.X, self.y)), (lambda W: fm.values(W, self.Xq, self.yq))
             self._Gs, self._Gq = (lambda W: fm.grads(W, self.X, self.y)), (lambda W: fm.grads(W, self.Xq, self.yq))
+        if not (counter is None or isinstance(counter, OracleCounter)):
+            raise TypeError(f"counter must be an OracleCounter (shared with the pool this one was drawn from) or None; got {counter!r:.80}")
         self.counter = counter or OracleCounter(n_tasks=self.M, dim=self.d)
 
     def __repr__(self):
@@ -431,7 +440,7 @@ def grad_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
           ) -> np.ndarray: # ∇F_K(w) or its approximation, shape (d,)
     "The K-step meta-gradient: exact (K+1 grads, K HVPs per task), first-order (K+1 grads) or Hessian-free (3K+1 grads)."
     alpha, w = check_alpha(alpha), self.check_w(w)
-    if order not in GRAD_F_ORDERS: raise ValueError(f"order must be one of {GRAD_F_ORDERS}; got {order!r}")
+    if not (isinstance(order, str) and order in GRAD_F_ORDERS): raise ValueError(f"order must be one of {GRAD_F_ORDERS}; got {order!r}")
     if order == "hessian_free": check_positive(delta, "delta", "the finite-difference probe length")
     if self.fast and order != "hessian_free": return check_out(self._fast_meta(w, alpha, order)[1], "∇F_K(w)")
     Us, hvps, _ = self._forward(self._tile(w), alpha, keep=order == "exact")
@@ -459,9 +468,11 @@ def unrolled_F(pool:KStepPool, # the tasks
                alpha:float, # inner step size α
               ) -> Callable: # w -> F_K(w), differentiable by autograd to any order
     "Reference $F_K$, one task at a time: K steps of $u \\leftarrow u - \\alpha\\nabla f_i^s(u)$, then $f_i^q(u)$ (slow, uncounted)."
+    if not isinstance(pool, KStepPool): raise TypeError(f"pool must be a KStepPool; got {type(pool).__name__}")
     alpha = check_alpha(alpha)
     def task(i, X, y): return lambda u: anp.mean(pool.loss(u[None], X[i:i + 1], y[i:i + 1]))
     def F(w):
+        if np.shape(w) != (pool.d,): raise ValueError(f"w must have shape ({pool.d},); got {w!r:.80}")
         total = 0.0
         for i in range(pool.M):
             fs, fq, u = task(i, pool.X, pool.y), task(i, pool.Xq, pool.yq), w
@@ -510,8 +521,11 @@ def subset(self:KStepPool, idx:np.ndarray, # task indices, shape (B,)
            counter:OracleCounter|None=None, # counter to share; None: a new one for the B tasks
           ) -> KStepPool: # the tasks idx with uniform weights
     "The pool restricted to the tasks idx (repeats allowed), same loss, K and d."
-    q = (self.Xq[idx], self.yq[idx]) if self.split else (None, None)
-    return KStepPool(self.loss, self.X[idx], self.y[idx], *q, K=self.K, dim=self.d, counter=counter)
+    i = np.asarray(idx)
+    if i.ndim != 1 or len(i) == 0 or i.dtype.kind not in "iu" or i.min() < 0 or i.max() >= self.M:
+        raise ValueError(f"idx must be a non-empty 1-D array of task indices in [0, {self.M}); got {idx!r:.80}")
+    q = (self.Xq[i], self.yq[i]) if self.split else (None, None)
+    return KStepPool(self.loss, self.X[i], self.y[i], *q, K=self.K, dim=self.d, counter=counter)
 
 @patch
 def sample(self:KStepPool, batch_size:int, # B ≥ 1 tasks to draw, with replacement
@@ -535,7 +549,8 @@ class TaskDistribution:
                 ):
         if not callable(draw): raise TypeError(f"draw must be a function (n, rng) -> (X, y, Xq, yq); got {draw!r}")
         self.draw, self.loss, self.K, self.dim = draw, loss, check_int(K, "K", 1, "the number of inner gradient steps"), dim
-        self.eval_pool = self.freeze(check_int(n_eval, "n_eval", 1, "tasks of the evaluation pool"), np.random.default_rng(eval_seed))
+        self.eval_pool = self.freeze(check_int(n_eval, "n_eval", 1, "tasks of the evaluation pool"),
+                                     np.random.default_rng(check_int(eval_seed, "eval_seed", 0, "the evaluation pool's seed")))
         self.M, self.d, self.p, self.counter = self.eval_pool.M, self.eval_pool.d, self.eval_pool.p, self.eval_pool.counter
 
     def __repr__(self): return f"TaskDistribution(d={self.d}, K={self.K}, evaluation pool of {self.M} tasks, cost so far={self.counter.cost:g})"

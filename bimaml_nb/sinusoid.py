@@ -63,6 +63,7 @@ class Budgeted:
                  _snap:dict|None=None, # shared start of the budget (sampled batches)
                  _flag:list|None=None, # shared record of whether the budget was spent
                 ):
+        if not hasattr(pool, "counter"): raise TypeError(f"pool must be a pool or distribution with a counter (the oracle protocol); got {type(pool).__name__}")
         self.pool, self.budget = pool, check_positive(budget, "budget", "gradient-equivalents allowed")
         self.snap = pool.counter.snapshot() if _snap is None else _snap
         self.flag = [False] if _flag is None else _flag
@@ -93,6 +94,7 @@ def few_shot_mse(test:KStepPool, # held-out tasks (a frozen pool)
                  steps:int=10, # largest number of adaptation steps
                 ) -> np.ndarray: # mean query MSE after 0, 1, ..., steps adaptation steps, shape (steps + 1,)
     "Mean query MSE of held-out tasks after each number of adaptation steps (uncounted)."
+    if not isinstance(test, KStepPool): raise TypeError(f"test must be a KStepPool of held-out tasks; got {type(test).__name__}")
     return test.p @ test.adapted_losses(w, alpha, steps).T
 
 # %% ../nbs/10_sinusoid.ipynb #18e33a4c
@@ -118,6 +120,7 @@ def sinusoid_seed(seed:int, # seed of the initial point, the batches, the frozen
                   more_steps:tuple=(5,), # further inner-step counts K for an extra sampled MAML run each
                  ) -> list: # one dict per run: method, status, cost, steps, switch, mse after 0..10 adaptation steps
     "Every method of the comparison from one seed, at one budget, scored on held-out tasks."
+    seed = check_int(seed, "seed", 0, "a seed")
     dist = sinusoid_tasks(shots=shots, K=K, n_eval=n_eval, eval_seed=seed)
     w0 = dist.loss.model.init(np.random.default_rng([seed, 0]))
     test = KStepPool(dist.loss, *draw_sinusoid(n_test, np.random.default_rng([seed, 3]), shots, 100))
@@ -151,15 +154,24 @@ def run_sinusoid(seeds:tuple=(0, 1, 2), # one full comparison per seed
     import sys
     from tqdm import tqdm
     cfg = (QUICK if quick else FULL) | settings
+    if not isinstance(seeds, (tuple, list, range)): raise TypeError(f"seeds must be a tuple of seeds, e.g. (0, 1, 2); got {seeds!r}")
     seeds = [check_int(s, "seed", 0, "a seed") for s in seeds]
     rows = [row for s in tqdm(seeds, desc=progress, file=sys.stderr, disable=progress is None) for row in sinusoid_seed(s, **cfg)]
     return dict(settings=cfg | dict(seeds=list(seeds), quick=quick), runs=rows, anchor=ANCHOR)
 
 # %% ../nbs/10_sinusoid.ipynb #23651c51
+def _check_res(res, need=("runs",)):
+    "res, if it is an output of run_sinusoid with the keys need; else an error naming the missing ones."
+    if not isinstance(res, dict) or any(k not in res for k in need):
+        raise ValueError(f"res must be the dict run_sinusoid returns, with keys {need}; got "
+                         + (f"keys {sorted(res)}" if isinstance(res, dict) else type(res).__name__))
+    return res
+
 def summarise_sinusoid(res:dict, # output of `run_sinusoid`
                        steps:tuple=(0, 1, 10), # adaptation steps to report
                       ) -> list: # one dict per method: mean and sd over seeds
     "Mean ± sd over seeds of the held-out MSE after each number of adaptation steps, per method."
+    _check_res(res)
     out = []
     for m in dict.fromkeys(r["method"] for r in res["runs"]):
         rs = [r for r in res["runs"] if r["method"] == m]
@@ -175,7 +187,7 @@ def sinusoid_markdown(res:dict, steps:tuple=(0, 1, 10)) -> str:
     head += "|---" * (len(steps) + 3) + "|\n"
     body = "".join(f"| {r['method']} | " + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(r["mean"], r["sd"]))
                    + f" | {r['cost']:.0f} | {', '.join(r['statuses'])} |\n" for r in summarise_sinusoid(res, steps))
-    a = res["anchor"]["maml"]
+    a = _check_res(res, ("runs", "anchor"))["anchor"]["maml"]
     anchor = ("| anchor: MAML, Finn et al. 2017 Fig. 3 (k=10), read off the plot | "
               + " | ".join(f"≈{a[j]:g}" if j in a else (f"≈{a[9]:g} (9 steps)" if j == 10 and 9 in a else "–") for j in steps)
               + " | 70000 Adam steps | – |\n")
@@ -186,6 +198,7 @@ def plot_sinusoid(res:dict, # output of `run_sinusoid`
                   ax=None, # a matplotlib axis; None for a new figure
                  ): # the figure
     "Held-out MSE against adaptation steps: mean over seeds, band from the lowest to the highest seed, one line per method."
+    _check_res(res, ("runs", "settings"))
     fig, ax = (plt.subplots(figsize=(7, 4)) if ax is None else (ax.figure, ax))
     for m in dict.fromkeys(r["method"] for r in res["runs"]):
         mse = np.array([r["mse"] for r in res["runs"] if r["method"] == m])

@@ -32,8 +32,9 @@ def parse_seeds(text:str, # "4", "0-9" or "0,2,5" (ranges inclusive)
             a, dash, b = part.strip().partition("-")
             if not a.strip().isdigit() or (dash and not b.strip().isdigit()): raise ValueError
             lo, hi = int(a), int(b) if dash else int(a)
-            if hi < lo or hi - lo + 1 + len(seeds) > MAX_SEEDS: raise ValueError
+            if hi < lo or hi - lo + 1 > MAX_SEEDS: raise ValueError
             seeds.update(range(lo, hi + 1))
+            if len(seeds) > MAX_SEEDS: raise ValueError  # distinct seeds: overlapping parts count once
     except ValueError:
         raise argparse.ArgumentTypeError(f"seeds must be integers >= 0 as N, A-B (A <= B) or a comma list, e.g. 0-9, "
                                          f"at most {MAX_SEEDS} of them; got {text!r}") from None
@@ -66,6 +67,18 @@ def _versions():
     return dict(python=platform.python_version(), bimaml_nb=bimaml_nb.__version__, machine=platform.machine()) | {p: version(p) for p in pk}
 
 # %% ../nbs/11_cli.ipynb #da5a0bfc
+def _check_run(names, seeds, n_jobs):
+    "names and seeds as lists, if they name known experiments and seeds >= 0 and n_jobs is -1 or 1..64; else an error naming the argument."
+    if not isinstance(names, (tuple, list)) or not names: raise TypeError(f"names must be a non-empty tuple of experiment names from {ALL + EXTRA}; got {names!r}")
+    bad = [n for n in names if n not in ALL + EXTRA]
+    if bad: raise ValueError(f"names must be experiments of {ALL + EXTRA}; unknown: {bad}")
+    if not isinstance(seeds, (tuple, list, range)) or not seeds: raise ValueError(f"seeds must be a non-empty list of seeds >= 0, e.g. [0]; got {seeds!r}")
+    from bimaml_nb.oracles import check_int
+    seeds = [check_int(s, "seeds", 0, "a seed") for s in seeds]
+    if not (isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and (n_jobs == -1 or 1 <= n_jobs <= 64)):
+        raise ValueError(f"n_jobs must be -1 (one per core) or a number of processes from 1 to 64; got {n_jobs!r}")
+    return list(dict.fromkeys(names)), seeds
+
 def run(names:tuple=ALL, # pools of FIG2, "fig1" and/or "sinusoid"
         seeds:list=(0,), # seeds of data and w0
         quick:bool=False, # fewer CPU pairs and a coarser Fig. 1 grid (for tests)
@@ -74,6 +87,7 @@ def run(names:tuple=ALL, # pools of FIG2, "fig1" and/or "sinusoid"
         progress:bool=False, # progress bars on stderr
        ) -> tuple: # (results dict, figures dict name -> matplotlib figure)
     "Run the chosen experiments over the seeds and judge the claims; return the results and the figures."
+    names, seeds = _check_run(names, seeds, n_jobs)
     from bimaml_nb.experiments import FIG2, MODELS, EPS0_RULES, sweep, fig2_claims
     from bimaml_nb import reports
     c0, seeds = time.process_time(), list(seeds)
@@ -124,6 +138,7 @@ def run(names:tuple=ALL, # pools of FIG2, "fig1" and/or "sinusoid"
 # %% ../nbs/11_cli.ipynb #2e7b36bb
 def strip_timings(res:dict) -> dict:
     "A results dict without what changes between identical runs: CPU measurements, the run's cost, versions, file hashes."
+    if not isinstance(res, dict): raise TypeError(f"res must be a results dict (results.json, loaded); got {type(res).__name__}")
     from bimaml_nb.experiments import strip_cpu
     return strip_cpu({k: v for k, v in res.items() if k not in ("run_cost", "versions", "manifest")})
 
@@ -136,10 +151,15 @@ def _alive(pid:int) -> bool:
 
 MARK, LOCK = ".made-by-bimaml-nb", ".bimaml-nb.lock"  # the file that marks a partial folder as the command's; the lock file
 
+def _folder(out):
+    "out as a Path, if it names a folder (str or Path, not empty); else a TypeError naming it."
+    if not isinstance(out, (str, Path)) or not str(out).strip(): raise TypeError(f"out must name a folder (a str or Path); got {out!r}")
+    return Path(out)
+
 def clean_partials(out:Path) -> list:
     "Remove the .partial-<pid>-* folders this command made in out whose process is gone; return their names."
     gone = []
-    for p in Path(out).glob(".partial-*"):
+    for p in _folder(out).glob(".partial-*"):
         m = re.fullmatch(r"\.partial-(\d+)-.*", p.name)
         if m and p.is_dir() and (p / MARK).exists() and not _alive(int(m.group(1))):
             shutil.rmtree(p, ignore_errors=True); gone.append(p.name)
@@ -183,7 +203,12 @@ def write(res:dict, # the results dict
     "Write figures, results.json and results.md to out atomically; remove outputs of earlier runs this one did not write."
     from bimaml_nb import reports
     import matplotlib.pyplot as plt
-    out = Path(out); out.mkdir(parents=True, exist_ok=True); clean_partials(out)
+    out = _folder(out)
+    if not isinstance(figs, dict): raise TypeError(f"figs must be a dict of file name -> matplotlib figure; got {type(figs).__name__}")
+    need = ("files", "seeds", "rule", "claims", "versions")
+    if not isinstance(res, dict) or any(k not in res for k in need):
+        raise ValueError(f"res must be the results dict run() returns, with keys {need}; got " + (f"keys {sorted(res)}" if isinstance(res, dict) else type(res).__name__))
+    out.mkdir(parents=True, exist_ok=True); clean_partials(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=out)); (tmp / MARK).touch()
     try:
         for name, fig in figs.items(): fig.savefig(tmp / name, dpi=110); plt.close(fig)
@@ -213,7 +238,7 @@ def reproduce(names:tuple=ALL, # pools of FIG2, "fig1", "sinusoid" and/or "finn"
     "Run, judge and write: figures, results.json and results.md in `out` (locked against a second run meanwhile)."
     import matplotlib
     matplotlib.use("Agg")
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = _folder(out); _check_run(names, seeds, n_jobs); out.mkdir(parents=True, exist_ok=True)
     held = lock(out)
     try:
         res, figs = run(names, seeds, quick, n_jobs, scheduler, progress)

@@ -75,7 +75,9 @@ def mean_value_point(d2f, # second derivative f_i'' of a 1-D task, vectorised
     if not callable(d2f): raise TypeError(f"d2f must be a vectorised function w -> f''(w); got {type(d2f).__name__}")
     w, step, Hbar = (check_real(v, k, m) for v, k, m in ((w, "w", "the point"), (step, "step", "the inner step α f'(w)"),
                                                          (Hbar, "Hbar", "the segment average of f''")))
-    s = np.linspace(0, 1, check_int(grid, "grid", 2, "points of the bracketing grid")); r = np.asarray(d2f(w - s * step), dtype=float) - Hbar
+    s = np.linspace(0, 1, check_int(grid, "grid", 2, "points of the bracketing grid"))
+    try: r = np.asarray(d2f(w - s * step), dtype=float) - Hbar
+    except (TypeError, ValueError) as e: raise ValueError(f"d2f must return real numbers, one per point of the segment; calling it raised: {e}") from None
     if r.shape != s.shape or not np.all(np.isfinite(r)):
         raise ValueError(f"d2f must return one finite value per point of the segment [w − step, w]; it returned shape {r.shape}"
                          + ("" if r.shape != s.shape else " with non-finite values"))
@@ -97,6 +99,8 @@ class Field:
 
     def grad(self, phase:int, y:np.ndarray) -> np.ndarray:
         "∇f(y) in phase 1, the exact ∇F(y) in phase 2; raises Diverged if y or the gradient is not finite."
+        if phase not in (1, 2): raise ValueError(f"phase must be 1 (the field of f) or 2 (the field of F); got {phase!r}")
+        y = np.asarray(y, dtype=float)
         key = (phase, y.tobytes())
         if key != self.key:
             if not np.all(np.isfinite(y)): raise Diverged("the state w(t) became non-finite")
@@ -131,6 +135,14 @@ def register_solver(name:str, # the name `solve(method=...)` will accept
     return deco
 
 # %% ../nbs/04_ode.ipynb #b2db9e3a
+def _check_start(field, phase, y, eps):
+    "A solver factory's arguments checked: a Field, phase 1 or 2, y a finite 1-D point of the field's pool, eps > 0."
+    if isinstance(field, _Probe): return field, phase, y  # solve() checking the options: the field is a stand-in
+    if not isinstance(field, Field): raise TypeError(f"field must be a Field (the fields of a pool); got {type(field).__name__}")
+    if phase not in (1, 2): raise ValueError(f"phase must be 1 (the field of f) or 2 (the field of F); got {phase!r}")
+    check_positive(eps, "eps", "the tolerance on the field's norm")
+    return field, phase, field.pool.check_w(y, "y")
+
 class _Euler:
     "Forward Euler with a fixed step h."
     def __init__(self, field, phase, t, y, h): self.f, self.t, self.y, self.h = field.rhs(phase), t, y, h
@@ -143,6 +155,7 @@ def euler(field, phase, t, y, t_max, eps,
           h:float|None=None, # the fixed step; h = β gives MAML's iterates
          ):
     "Forward Euler with a fixed step h."
+    field, phase, y = _check_start(field, phase, y, eps)
     return _Euler(field, phase, t, y, check_positive(h, "h", "the step of method='Euler'"))
 
 # %% ../nbs/04_ode.ipynb #ca18aad4
@@ -165,6 +178,7 @@ def scipy_solver(cls:type, # a subclass of scipy.integrate.OdeSolver
              rtol:float|None=None, # relative tolerance; None: min(1e-6, eps)
              atol:float|None=None, # absolute tolerance; None: eps/100
             ):
+        field, phase, y = _check_start(field, phase, y, eps)
         rtol = min(1e-6, eps) if rtol is None else check_positive(rtol, "rtol", "the relative tolerance")
         atol = eps / 100 if atol is None else check_positive(atol, "atol", "the absolute tolerance")
         return _Scipy(cls, field, phase, t, y, t_max, rtol, atol)
@@ -225,6 +239,7 @@ def ptc(field, phase, t, y, t_max, eps,
         patience:int=20, # stop ("diverged") when ‖∇F‖ rose on this many consecutive steps after negative curvature
        ):
     "Pseudo-transient continuation: linearised implicit Euler with growing steps, CG on HVPs."
+    field, phase, y = _check_start(field, phase, y, eps)
     return _PTC(field, phase, t, y, check_positive(delta0, "delta0", "the initial pseudo-time step"),
                 check_positive(delta_max, "delta_max", "the largest pseudo-time step"),
                 check_int(patience, "patience", 1, "steps of a rising gradient after negative curvature before PTC stops"))

@@ -66,7 +66,9 @@ _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 def plain(v):
     "A JSON-ready copy of v: arrays as lists, numpy scalars as Python numbers, non-finite floats as strings."
     if isinstance(v, dict): return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray) and v.ndim == 0: return plain(v.item())
     if isinstance(v, (list, tuple, np.ndarray)): return [plain(x) for x in v]
+    if isinstance(v, (set, frozenset)): return [plain(x) for x in sorted(v, key=repr)]
     if isinstance(v, (np.integer, np.bool_)): return v.item()
     if isinstance(v, (float, np.floating)): return float(v) if math.isfinite(v) else str(float(v))
     return v
@@ -104,8 +106,9 @@ def from_dict(cls:Result, d:dict, # the output of `to_dict`
     for k in ("total_cost", "total_wall", "alpha"):
         if isinstance(d[k], bool) or not isinstance(d[k], (int, float)): raise ValueError(f"d[{k!r}] must be a number; got {d[k]!r}")
     if isinstance(d["steps"], bool) or not isinstance(d["steps"], int) or d["steps"] < 0: raise ValueError(f"d['steps'] must be an integer >= 0; got {d['steps']!r}")
-    if d["switch"] is not None and (isinstance(d["switch"], bool) or not isinstance(d["switch"], (int, float))):
-        raise ValueError(f"d['switch'] must be a number or None; got {d['switch']!r}")
+    if d["switch"] is not None and (isinstance(d["switch"], bool) or not isinstance(d["switch"], (int, float)) or not d["switch"] >= 0):
+        raise ValueError(f"d['switch'] must be a number >= 0 or None; got {d['switch']!r}")
+    if not (math.isfinite(d["alpha"]) and d["alpha"] >= 0): raise ValueError(f"d['alpha'] must be a finite number >= 0 (the inner step size); got {d['alpha']!r}")
     if not isinstance(d["params"], dict): raise ValueError(f"d['params'] must be a dict; got {d['params']!r}")
     for k in _ARRAYS:
         try: d[k] = np.array(d[k], dtype=int if k == "phase" else float)

@@ -285,9 +285,15 @@ def summarise_finn(res:dict, # output of `run_finn`
             mean = np.array([[r["mean"][j] for j in steps] for r in rs]); ci = np.array([[r["ci95"][j] for j in steps] for r in rs])
             out.append(dict(shots=k, method=m, n=len(rs), mean=mean.mean(0).tolist(), ci95=ci.mean(0).tolist(), lo=mean.min(0).tolist(),
                             hi=mean.max(0).tolist(), diverged=sum(r["status"] == "diverged" for r in rs), worse=float(np.mean([r["worse"] for r in rs])),
-                            switched=sum(r["switch"] is not None for r in rs), cpu=float(np.mean([r["cpu_seconds"] for r in rs])),
+                            switched=sum(r["switch"] is not None for r in rs), switch_steps=[r["switch"] for r in rs],
+                            cpu=float(np.mean([r["cpu_seconds"] for r in rs])),
                             cost=float(np.mean([r["cost"] for r in rs]))))
     return out
+
+def _switched(r):
+    "BI-MAML's switches: how many runs switched, and at which steps."
+    at = sorted({s for s in r["switch_steps"] if s is not None})
+    return f"{r['switched']}/{r['n']}" + (f", at step {', '.join(f'{s:g}' for s in at)}" if at else "")
 
 def finn_markdown(res:dict, steps:tuple=(0, 1, 10)) -> str:
     "The summary as one markdown table per shot count, with Finn et al.'s Fig. 3 readings beside K = 10."
@@ -297,15 +303,15 @@ def finn_markdown(res:dict, steps:tuple=(0, 1, 10)) -> str:
         head = (f"K = {k} shots, {res['settings']['iterations']} meta-iterations, {len(res['settings']['seeds'])} seed(s), {n_test} held-out tasks: "
                 "held-out MSE, mean over seeds ± mean 95% interval over tasks [lowest, highest seed]\n\n"
                 "| method | " + " | ".join(f"after {j} step{'s' * (j != 1)}" for j in steps)
-                + f" | runs diverged | tasks worse after {steps[-1]} than 0 steps | BI-MAML switched | CPU s per run |\n" + "|---" * (len(steps) + 5) + "|\n")
+                + f" | runs diverged | tasks worse after {steps[-1]} than 0 steps | BI-MAML switched | cost per run | CPU s per run |\n" + "|---" * (len(steps) + 6) + "|\n")
         one = lambda r, i: f"{r['mean'][i]:.3f} ± {r['ci95'][i]:.3f}" + (f" [{r['lo'][i]:.3f}, {r['hi'][i]:.3f}]" if r["n"] > 1 else "")
         body = "".join(f"| {r['method']} | " + " | ".join(one(r, i) for i in range(len(steps)))
                        + f" | {r['diverged']}/{r['n']} | {r['worse']:.1f} of {n_test} | "
-                       + (f"{r['switched']}/{r['n']}" if r["method"] == "BI-MAML" else "–") + f" | {r['cpu']:.0f} |\n" for r in rows)
+                       + (_switched(r) if r["method"] == "BI-MAML" else "–") + f" | {r['cost']:.0f} | {r['cpu']:.0f} |\n" for r in rows)
         if k == 10:
             a = ANCHOR["maml"]; cell = lambda d, j: f"≈{d[j]:g}" if j in d else (f"≈{d[9]:g} (9 steps)" if j == steps[-1] and 9 in d else "–")
             body += "".join(f"| anchor: {name}, Finn et al. 2017 Fig. 3 (k=10), read off the plot | " + " | ".join(cell(d, j) for j in steps)
-                            + " | – | – | – | – |\n" for name, d in (("MAML", a), ("pretrained", ANCHOR["pretrained"])))
+                            + " | – | – | – | – | – |\n" for name, d in (("MAML", a), ("pretrained", ANCHOR["pretrained"])))
         tables.append(head + body)
     return "\n".join(tables)
 

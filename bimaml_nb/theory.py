@@ -341,7 +341,7 @@ class Landscape:
     alpha:float
     critical:np.ndarray # critical points of F
     kinds:list # "min" or "max" per critical point (by the sign of F'')
-    global_min:float # the critical point with the smallest F
+    global_min:float|None # the critical point with the smallest F; None if F has no critical point on [lo, hi]
     nonconvex:list # intervals (a, b) where F'' < 0
     nonconvex_share:float # their total length over the interval's length
 
@@ -367,7 +367,7 @@ def landscape_1d(tasks, alpha:float, lo:float=-10.0, hi:float=10.0, n:int=400_00
     starts = list(w[edges[np.diff(neg.astype(int))[edges] == 1] + 1]); ends = list(w[edges[np.diff(neg.astype(int))[edges] == -1]])
     if neg[0]: starts = [w[0]] + starts
     if neg[-1]: ends = ends + [w[-1]]
-    return Landscape(alpha, roots, ["min" if v > 0 else "max" for v in d2_r], float(roots[np.argmin(F_r)]) if len(roots) else np.nan,
+    return Landscape(alpha, roots, ["min" if v > 0 else "max" for v in d2_r], float(roots[np.argmin(F_r)]) if len(roots) else None,
                      list(zip(starts, ends)), float(neg.mean()))
 
 # %% ../nbs/05_theory.ipynb #e70c4217
@@ -423,7 +423,7 @@ def _fold_search(jet, lo, hi, alpha_lo, alpha_hi, grid=(4001, 41), safety=2.0, x
     cells = np.stack([w[k], al[j]], 1)  # lower-left corners
     t = np.arange(5)
     while len(cells) and ha > xtol:
-        if len(cells) > max_cells: raise RuntimeError(f"{len(cells)} cells may hold a fold: refine `grid` or check for a degenerate family")
+        if len(cells) > max_cells: raise ValueError(f"{len(cells)} cells may hold a fold: refine `grid`, lower `safety`, or check for a degenerate family")
         hw, ha = hw / 4, ha / 4
         Jb = jet(cells[:, 0, None, None] + hw * t[None, None, :], cells[:, 1, None, None] + ha * t[None, :, None])  # (5, B, 5, 5)
         S = safety * np.abs(Jb).max((-1, -2))[..., None, None]
@@ -498,7 +498,7 @@ def critical_count_changes(tasks, # a Tasks1D (F is their MAML loss), or a jet (
         raise TypeError(f"grid must be a pair (points in w, points in α) of integers >= 2, e.g. grid=(4001, 41); got {grid!r}")
     grid = tuple(check_int(g, "grid", 2, "the first (w, α) grid of the fold search") for g in grid)
     safety = check_real(safety, "safety", "a factor >= 1 on the estimated bounds; below 1 the exclusion test may drop a cell holding a fold", 1)
-    xtol = check_positive(xtol, "xtol", "the α-width of the search's last cells")
+    xtol = check_real(xtol, "xtol", "the α-width of the search's last cells, at most alpha_hi − alpha_lo", 0, alpha_hi - alpha_lo, open_lo=True)
     if p is not None and not isinstance(tasks, Tasks1D): raise ValueError("p applies to a Tasks1D only: pass p=None with a jet (its F′ already averages the tasks)")
     jet = (lambda w, a: maml_jet(tasks, w, a, p)) if isinstance(tasks, Tasks1D) else tasks
     w = np.linspace(lo, hi, n)

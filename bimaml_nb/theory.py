@@ -10,7 +10,8 @@ import numpy as np
 from scipy.ndimage import maximum_filter
 from scipy.optimize import brentq
 
-from .oracles import TaskPool, check_alpha, check_positive, check_int, check_real, check_finite
+from .oracles import TaskPool, NonFinite, check_alpha, check_positive, check_int, check_real, check_finite, check_rng, check_p, check_out
+from .algorithms import check_pool
 from .data import fig1_losses, derivative
 
 # %% auto #0
@@ -24,20 +25,21 @@ __all__ = ['fig1_tasks', 'ball', 'task_hessians', 'spread', 'Constants', 'consta
 def ball(center:np.ndarray, # centre, shape (d,)
          radius:float, # radius > 0
          n:int, # number of points
-         rng:np.random.Generator, # source of the samples
+         rng:np.random.Generator, # source of the samples (or an integer seed)
         ) -> np.ndarray: # n points uniform in the ball, and the centre, shape (n + 1, d)
     "Points sampled uniformly in a Euclidean ball (with its centre)."
     center, radius, n = check_finite(center, "center", "pass a finite centre"), check_positive(radius, "radius", "the ball's radius"), check_int(n, "n", 1, "points to sample")
-    if not isinstance(rng, np.random.Generator): raise TypeError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); got {type(rng).__name__}")
-    center = np.asarray(center, float); d = center.size
+    if center.ndim != 1 or center.size == 0: raise ValueError(f"center must be one point, shape (d,) with d >= 1; got shape {center.shape}")
+    rng, d = check_rng(rng), center.size
     u = rng.normal(size=(n, d)); u /= np.linalg.norm(u, axis=1, keepdims=True)
     return np.vstack([center, center + radius * u * rng.uniform(size=(n, 1)) ** (1 / d)])
 
 def _region(pool, points):
-    P = np.atleast_2d(np.asarray(points, float))
-    if P.size == 0 or P.shape[0] == 0: raise ValueError("region is empty: give at least one point (K, d)")
-    if P.shape[1] != pool.d: raise ValueError(f"region points must have shape (K, {pool.d}); got {P.shape}")
-    if not np.all(np.isfinite(P)): raise ValueError("region contains NaN or inf")
+    "The points of a region as a finite array (K, d), else an error naming `points`."
+    P = np.atleast_2d(check_finite(points, "points", "the region must hold finite points (K, d)"))
+    if P.ndim != 2: raise ValueError(f"points must be the region's points, shape (K, {pool.d}); got shape {P.shape}")
+    if P.shape[0] == 0: raise ValueError("points: the region is empty: give at least one point (K, d)")
+    if P.shape[1] != pool.d: raise ValueError(f"points (the region) must have shape (K, {pool.d}); got {P.shape}")
     return P
 
 # %% ../nbs/05_theory.ipynb #387d6dc8
@@ -45,14 +47,16 @@ def task_hessians(pool:TaskPool, # the tasks
                   w:np.ndarray, # point, shape (d,)
                  ) -> np.ndarray: # ∇²f_i(w), shape (M, d, d)
     "Every task's explicit Hessian at w, from d batched Hessian-vector products."
+    pool = check_pool(pool)
     cols = [pool.task_hvps(w, np.tile(e, (pool.M, 1))) for e in np.eye(pool.d)]
-    H = np.stack(cols, axis=2)
+    H = check_out(np.stack(cols, axis=2), "the task Hessians ∇²f_i(w)")
     return (H + H.transpose(0, 2, 1)) / 2
 
 def spread(pool:TaskPool, w:np.ndarray) -> float:
     "The task-gradient spread at w, $(\\mathbb{E}_i\\|\\nabla f_i(w) - \\nabla f(w)\\|^2)^{1/2}$."
-    G = pool.task_grads(w)
-    return float(np.sqrt(pool.p @ np.sum((G - pool.p @ G) ** 2, axis=1)))
+    G = check_out(check_pool(pool).task_grads(w), "the task gradients ∇f_i(w)")
+    D = G - pool.p @ G; m = np.abs(D).max()  # scaled by the largest entry, so that squaring cannot overflow
+    return 0.0 if m == 0 else float(m * np.sqrt(pool.p @ np.sum((D / m) ** 2, axis=1)))
 
 @dataclass
 class Constants:
@@ -68,12 +72,12 @@ class Constants:
 # %% ../nbs/05_theory.ipynb #da661b8a
 def constants(pool:TaskPool, # the tasks
               points:np.ndarray, # the region, shape (K, d)
-              rng:np.random.Generator|None=None, # for κ's pairs; None: a fixed default_rng(0)
+              rng:np.random.Generator|int|None=None, # for κ's pairs (or an integer seed); None: a fixed default_rng(0)
               h:float=1e-2, # distance of κ's nearby pairs
              ) -> Constants:
     "L, μ, σ and κ of a pool on a region (exact on the sampled points; κ a lower estimate)."
     h = check_positive(h, "h", "the distance of κ's nearby pairs")
-    P = _region(pool, points); rng = rng or np.random.default_rng(0)
+    P, rng = _region(check_pool(pool), points), np.random.default_rng(0) if rng is None else check_rng(rng)
     with pool.uncounted():
         Hs = [task_hessians(pool, w) for w in P]
         ev = [np.linalg.eigvalsh(H) for H in Hs]
@@ -83,47 +87,70 @@ def constants(pool:TaskPool, # the tasks
             u = rng.normal(size=pool.d); v = w + h * u / np.linalg.norm(u)
             others = [(v, task_hessians(pool, v))] + ([(P[j], Hs[j])] if (j := int(rng.integers(len(P)))) != k else [])
             for x, Hx in others:
-                kap = max(kap, max(np.linalg.norm(Hx[i] - Hs[k][i], 2) for i in range(pool.M)) / np.linalg.norm(x - w)); pairs += 1
-    return Constants(float(max(e.max() for e in ev)), float(min(e.min() for e in ev)), float(sig), float(kap), len(P), pairs,
+                if (dist := np.linalg.norm(x - w)) > 0:  # a pair of equal points (w + h·u rounding to w far out) says nothing about κ
+                    kap = max(kap, max(np.linalg.norm(Hx[i] - Hs[k][i], 2) for i in range(pool.M)) / dist); pairs += 1
+    L, mu = max(e.max() for e in ev), min(e.min() for e in ev)
+    check_out(np.array([L, mu, sig, kap]), "the constants L, μ, σ, κ on the region")
+    return Constants(float(L), float(mu), float(sig), float(kap), len(P), pairs,
                      "L, μ, σ exact at the sampled points; κ the largest ratio seen over the pairs (a lower estimate)")
 
 # %% ../nbs/05_theory.ipynb #f4b206df
-def _div(a, b): return np.inf if b == 0 else a / b
+def _check_constants(c):
+    "c, if it is a Constants with real L and μ and σ, κ ≥ 0 (±inf allowed: `assumption_failure` reports them); else an error naming c."
+    if not isinstance(c, Constants):
+        raise TypeError(f"c must be a Constants, from constants(pool, points) or Constants(L, mu, sigma, kappa, n_points, n_pairs); got {type(c).__name__}")
+    for name, lo, meaning in (("L", -np.inf, "the smoothness constant"), ("mu", -np.inf, "the strong-convexity constant"),
+                              ("sigma", 0, "the task-gradient spread"), ("kappa", 0, "the Hessian Lipschitz constant")):
+        check_real(getattr(c, name), f"c.{name}", meaning, lo, finite=False)
+    return c
 
 def assumption_failure(c:Constants, # constants of the pool on a region
                       ) -> str: # "" if the theorems' assumptions hold on the region, else why not
     "Why the paper's theorems do not apply on this region (μ ≤ 0: not strongly convex; L ≤ 0; a non-finite constant), or ''."
-    vals = dict(L=c.L, μ=c.mu, σ=c.sigma, κ=c.kappa)
+    vals = dict(L=_check_constants(c).L, μ=c.mu, σ=c.sigma, κ=c.kappa)
     bad = [k for k, v in vals.items() if not np.isfinite(v)]
     if bad: return f"{', '.join(bad)} not finite on the region: the theorems do not apply"
     if c.mu <= 0: return f"μ = {c.mu:.4g} ≤ 0 on the region: the task losses are not strongly convex there (Assumption 3.2 fails), so the theorems do not apply"
     if c.L <= 0: return f"L = {c.L:.4g} ≤ 0 on the region: no smoothness constant (Assumption 3.2 fails)"
     return ""
 
+def _from_log(x):
+    "exp(x): a bound given by its logarithm; +inf where it exceeds the largest float (no float α is excluded) or a denominator vanishes."
+    with np.errstate(over="ignore"): return float(np.exp(x))
+
 def alpha_terms(c:Constants, # constants of the pool on a region
                 eps0:float|None=None, # BI-MAML's ε₀ (for Theorem 4.1)
                ) -> dict: # theorem -> {term name: bound on α}
-    "Every term of the α conditions of Theorems 3.6, 4.1, 3.8 and 3.9."
-    L, mu, s, k = c.L, c.mu, c.sigma, c.kappa
+    "Every term of the α conditions of Theorems 3.6, 4.1, 3.8 and 3.9, each from its logarithm (no overflow at extreme constants)."
+    eps0 = None if eps0 is None else check_real(eps0, "eps0", "BI-MAML's ε₀", 0)
     if assumption_failure(c):  # no α satisfies a theorem whose assumptions fail: every bound is 0
         return {t: {"assumptions 3.2-3.5": 0.0} for t in ("Theorem 3.6", "Theorem 3.8", "Theorem 3.9") + (("Theorem 4.1",) if eps0 is not None else ())}
-    K38 = 0.25 * (9 / np.sqrt(mu) + 5) * s
-    K39 = (9 / 7 * np.sqrt(L / mu) + 1) * s
+    with np.errstate(divide="ignore"):  # κ = 0 or σ = 0: log 0 = −inf, the term is +inf
+        lL, lm, ls, lk = np.log([c.L, c.mu, c.sigma, c.kappa])
+    lg = lambda *xs: np.logaddexp.reduce(xs)  # log of a sum from the logs of its terms
+    kappa_term = lambda l: _from_log(np.log(7 / 8) + lm - lk - ls - l)  # 7μ/(8κ(16K + 9σ)) from l = log((16K + 9σ)/σ)
     out = {
-        "Theorem 3.6": {"1/(2L)": _div(1, 2 * L), "7μ^1.5/(288κσ+232κ√μσ)": _div(7 * mu ** 1.5, 288 * k * s + 232 * k * np.sqrt(mu) * s),
-                        "(2/15)^(1/3) μ^(1/3) L^(-5/3)": (2 / 15) ** (1 / 3) * mu ** (1 / 3) * L ** (-5 / 3),
-                        "√(1/15) μ^0.5 L^-2": np.sqrt(1 / 15) * mu ** 0.5 / L ** 2, "√(1/15) μ L^-2": np.sqrt(1 / 15) * mu / L ** 2},
-        "Theorem 3.8": {"1/(2L)": _div(1, 2 * L), "7μ/(8κ(16K+9σ))": _div(7 * mu, 8 * k * (16 * K38 + 9 * s))},
-        "Theorem 3.9": {"1/(4L)": _div(1, 4 * L), "7μ/(8κ(16K+9σ))": _div(7 * mu, 8 * k * (16 * K39 + 9 * s))},
+        "Theorem 3.6": {"1/(2L)": _from_log(-np.log(2) - lL),
+                        "7μ^1.5/(288κσ+232κ√μσ)": _from_log(np.log(7) + 1.5 * lm - lk - ls - np.log(288 + 232 * np.sqrt(c.mu))),
+                        "(2/15)^(1/3) μ^(1/3) L^(-5/3)": _from_log(np.log(2 / 15) / 3 + lm / 3 - 5 / 3 * lL),
+                        "√(1/15) μ^0.5 L^-2": _from_log(-np.log(15) / 2 + lm / 2 - 2 * lL), "√(1/15) μ L^-2": _from_log(-np.log(15) / 2 + lm - 2 * lL)},
+        "Theorem 3.8": {"1/(2L)": _from_log(-np.log(2) - lL), "7μ/(8κ(16K+9σ))": kappa_term(np.log(36 / np.sqrt(c.mu) + 29))},  # K = ¼(9/√μ + 5)σ
+        "Theorem 3.9": {"1/(4L)": _from_log(-np.log(4) - lL), "7μ/(8κ(16K+9σ))": kappa_term(lg(np.log(144 / 7) + (lL - lm) / 2, np.log(25)))},  # K = (9/7·√(L/μ) + 1)σ
     }
-    if eps0 is not None: out["Theorem 4.1"] = {"1/(2L)": _div(1, 2 * L), "7μ/(288κε₀+232κσ)": _div(7 * mu, 288 * k * eps0 + 232 * k * s)}
+    if eps0 is not None:
+        with np.errstate(divide="ignore"):
+            out["Theorem 4.1"] = {"1/(2L)": _from_log(-np.log(2) - lL), "7μ/(288κε₀+232κσ)": _from_log(np.log(7) + lm - lk - lg(np.log(288) + np.log(eps0), np.log(232) + ls))}
     return out
 
 def zeta(c:Constants, alpha:float) -> float:
     "Lemma 3.7's rate $\\zeta = \\mu - \\frac54 L^2\\alpha(L^3\\alpha^2 + 2L^2\\alpha + 2)$: ‖∇f‖² contracts only if ζ > 0."
-    alpha = check_alpha(alpha)
-    L = c.L
-    return float(c.mu - 1.25 * L ** 2 * alpha * (L ** 3 * alpha ** 2 + 2 * L ** 2 * alpha + 2))
+    alpha, L = check_alpha(alpha), np.float64(_check_constants(c).L)
+    with np.errstate(over="ignore", invalid="ignore"):  # from Lα and L²α: no power of L alone to overflow or underflow
+        x = L * alpha; Lx = L * x
+        z = c.mu - 1.25 * Lx * (Lx * x + 2 * Lx + 2)
+    if not np.isfinite(z):
+        raise NonFinite(f"ζ is not finite at alpha={alpha:g} with L={c.L:g}, μ={c.mu:g} (it overflows below −1.8e308): pass a smaller alpha or finite constants")
+    return float(z)
 
 # %% ../nbs/05_theory.ipynb #9c44b478
 @dataclass
@@ -144,12 +171,16 @@ class Condition:
 
 def conditions(c:Constants, alpha:float, eps0:float|None=None) -> list:
     "Each theorem's α condition evaluated at α."
-    alpha, eps0 = check_alpha(alpha), (None if eps0 is None else check_real(eps0, "eps0", "BI-MAML's ε₀", 0))
+    alpha, why = check_alpha(alpha), assumption_failure(c)
     strict = {"Theorem 3.6": True, "Theorem 4.1": True, "Theorem 3.8": False, "Theorem 3.9": False}
-    why = assumption_failure(c)
-    return [Condition(t, terms, float(alpha), strict[t], why) for t, terms in alpha_terms(c, eps0).items()]
+    return [Condition(t, terms, alpha, strict[t], why) for t, terms in alpha_terms(c, eps0).items()]
 
 # %% ../nbs/05_theory.ipynb #bdc8436f
+def _time(t, theorem, mu):
+    "A time bound t, if finite; else NonFinite: with a tiny μ the bound exceeds the largest float."
+    if not np.isfinite(t): raise NonFinite(f"{theorem}'s time bound overflows (it grows like 1/μ, and μ = {mu:.3g}): no finite time is guaranteed in floating point")
+    return float(t)
+
 def predicted_time_36(c:Constants, alpha:float, grad_f0:float, eps:float) -> float:
     "Theorem 3.6's explicit time bound from its proof: ≥ 0, and inf where it does not apply (ι = ζ − μ/2 ≤ 0, μ ≤ 0 or σ = 0)."
     alpha, grad_f0, eps = check_alpha(alpha), check_real(grad_f0, "grad_f0", "‖∇f(w0)‖", 0), check_positive(eps, "eps", "the target ‖∇F‖")
@@ -157,16 +188,20 @@ def predicted_time_36(c:Constants, alpha:float, grad_f0:float, eps:float) -> flo
     iota = zeta(c, alpha) - c.mu / 2
     if iota <= 0: return np.inf
     mu, s = c.mu, c.sigma
-    t1 = 0.0 if grad_f0 ** 2 <= s ** 2 / mu else 2 / mu * np.log((mu ** 2 * grad_f0 ** 2 - mu * s ** 2 / 2) / (iota * s ** 2))
-    K = 0.25 * (9 / np.sqrt(mu) + 5) * s
-    return float(max(0.0, t1) + max(0.0, 16 / mu * np.log(K / eps)))
+    r = s / (np.sqrt(mu) * grad_f0) if grad_f0 > 0 else np.inf  # t1 = 0 iff ‖∇f(w0)‖² ≤ σ²/μ, i.e. r ≥ 1
+    # log((μ²g² − μσ²/2)/(ισ²)) = 2 log(μg) + log(1 − r²/2) − log ι − 2 log σ, in logs: no square of g or σ to overflow
+    t1 = 0.0 if r >= 1 else 2 / mu * (2 * (np.log(mu) + np.log(grad_f0)) + np.log1p(-r * r / 2) - np.log(iota) - 2 * np.log(s))
+    log_K = np.log(0.25 * (9 / np.sqrt(mu) + 5)) + np.log(s)  # K = ¼(9/√μ + 5)σ
+    return _time(max(0.0, t1) + max(0.0, 16 / mu * (log_K - np.log(eps))), "Theorem 3.6", mu)
 
 def predicted_time_41(c:Constants, eps0:float, grad_f0:float, eps:float) -> float:
     "Theorem 4.1's time with the O constant taken as 1: ≥ 0, and inf where its assumptions fail (μ ≤ 0)."
     eps0, grad_f0, eps = check_positive(eps0, "eps0", "BI-MAML's ε₀"), check_real(grad_f0, "grad_f0", "‖∇f(w0)‖", 0), check_positive(eps, "eps", "the target ‖∇F‖")
     if assumption_failure(c): return np.inf
     if grad_f0 == 0: return 0.0  # w0 is already a critical point of f
-    return float(max(0.0, np.log((9 * eps0 + 5 * c.sigma) * grad_f0 / (4 * eps0 * eps)) / c.mu))
+    # log((9ε₀ + 5σ)g/(4ε₀ε)) = log(9 + 5σ/ε₀) + log g − log 4 − log ε, in logs: no product or quotient to overflow or underflow
+    log_ratio = np.log(9) if c.sigma == 0 else np.logaddexp(np.log(9), np.log(5) + np.log(c.sigma) - np.log(eps0))
+    return _time(max(0.0, (log_ratio + np.log(grad_f0) - np.log(4) - np.log(eps)) / c.mu), "Theorem 4.1", c.mu)
 
 # %% ../nbs/05_theory.ipynb #fe977a3b
 @dataclass
@@ -193,15 +228,14 @@ def theory_report(pool:TaskPool, # the tasks
                   alpha:float, # inner MAML step size α > 0
                   points:np.ndarray, # the region, shape (K, d)
                   eps0:float|None=None, # BI-MAML's ε₀, for Theorem 4.1
-                  rng:np.random.Generator|None=None, # for κ's sampling
+                  rng:np.random.Generator|int|None=None, # for κ's sampling (or an integer seed)
                  ) -> TheoryReport:
     "Evaluate the paper's assumptions and α conditions on a pool and region: what holds, by how much, and what is guaranteed."
     if eps0 is not None: check_real(eps0, "eps0", "BI-MAML's ε₀", 0)
-    if not (np.ndim(alpha) == 0 and np.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a finite number > 0 (the inner MAML step size); got {alpha!r}")
+    alpha = check_positive(alpha, "alpha", "the inner MAML step size")
     c = constants(pool, points, rng)
     conds = conditions(c, alpha, eps0)
-    return TheoryReport(c, float(alpha), zeta(c, alpha), conds, {k.theorem: k.holds and c.mu > 0 for k in conds},
+    return TheoryReport(c, alpha, zeta(c, alpha), conds, {k.theorem: k.holds and c.mu > 0 for k in conds},
                         {k.theorem: k.bound for k in conds})
 
 # %% ../nbs/05_theory.ipynb #bb0a4115
@@ -210,14 +244,21 @@ def lyapunov_lhs(pool:TaskPool, # the tasks
                  alpha:float, # inner MAML step size α
                 ) -> float: # d/dt ½‖∇f(w)‖² along ẇ = −∇F(w)
     "The exact time derivative of $\\tfrac12\\|\\nabla f\\|^2$ along the MAML ODE, $-\\nabla f^\\top\\nabla^2 f\\,\\nabla F$."
-    return float(-pool.hvp_f(w, pool.grad_f(w)) @ pool.grad_F(w, alpha))
-
-
+    pool = check_pool(pool)
+    return float(check_out(-pool.hvp_f(w, pool.grad_f(w)) @ pool.grad_F(w, alpha), "d/dt ½‖∇f(w)‖²"))
 
 # %% ../nbs/05_theory.ipynb #ed4772e7
+def _zeta_root(c, share):
+    "The α at which ζ falls to share·μ (0 ≤ share < 1): 0 if μ ≤ 0, else by Brent's method on a bracket [0, 1/L·2^k]."
+    if np.isfinite(_check_constants(c).mu) and c.mu <= 0: return 0.0  # ζ(0) = μ ≤ share·μ already
+    if why := assumption_failure(c): raise ValueError(f"c must have finite L > 0 and μ > 0 for ζ to fall to {share:g}μ at some α > 0: {why}")
+    hi = 1.0 / c.L  # ζ decreases in α; ζ(1/L) = μ − (5/4)L(3L + 2) < 0 whenever μ ≤ L
+    while zeta(c, hi) > share * c.mu: hi *= 2
+    return float(brentq(lambda a: zeta(c, a) - share * c.mu, 0.0, hi, xtol=1e-15 * hi))
+
 def alpha_zeta_zero(c:Constants) -> float:
     "The α at which Lemma 3.7's ζ reaches 0 (ζ > 0 below it); 0 if μ ≤ 0."
-    return 0.0 if c.mu <= 0 else float(brentq(lambda a: zeta(c, a), 0.0, 1.0 / c.L))
+    return _zeta_root(c, 0.0)
 
 # %% ../nbs/05_theory.ipynb #83db1b8b
 class Tasks1D:
@@ -258,23 +299,39 @@ def tasks_1d(fs:list, # 1-D task losses, vectorised autograd functions of w
 fig1_tasks = tasks_1d(fig1_losses())  # the Fig. 1 pair (data chapter)
 
 # %% ../nbs/05_theory.ipynb #4192de16
+def _check_tasks(tasks):
+    "tasks, if it is a Tasks1D or another function w -> (f, f′, f″, f‴) of every task; else an error naming tasks."
+    if not callable(tasks):
+        raise TypeError(f"tasks must be a Tasks1D (e.g. tasks_1d([f1, f2])) or a function w -> (f, f′, f″, f‴) of every task; got {type(tasks).__name__}")
+    return tasks
+
 def maml_1d(tasks, # w -> (f, f', f'', f''') of every task, each (M, len(w))
             w:np.ndarray, # grid, shape (n,)
             alpha:float, # inner MAML step size α
             p:np.ndarray|None=None, # task distribution (M,); None for uniform
            ) -> tuple: # F, F', F'' on the grid, each (n,)
     "The MAML loss of 1-D tasks and its first two derivatives, in closed form on a grid."
-    alpha = check_alpha(alpha)
+    alpha, tasks, w = check_alpha(alpha), _check_tasks(tasks), check_finite(w, "w", "pass a finite grid")
+    if w.ndim != 1: raise ValueError(f"w must be a grid, shape (n,); got shape {w.shape} (pass np.array([w]) for one point)")
     f, d1, d2, d3 = tasks(w)
-    p = np.full(len(f), 1 / len(f)) if p is None else p
-    u = w - alpha * d1
-    fu, d1u, d2u = tasks_at(tasks, u)
-    return p @ fu, p @ ((1 - alpha * d2) * d1u), p @ (-alpha * d3 * d1u + (1 - alpha * d2) ** 2 * d2u)
+    p = check_p(p, len(f))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by name
+        u = check_out(w - alpha * d1, "the inner points u_i = w − αf_i′(w)")
+        fu, d1u, d2u = tasks_at(tasks, u)
+        out = p @ fu, p @ ((1 - alpha * d2) * d1u), p @ (-alpha * d3 * d1u + (1 - alpha * d2) ** 2 * d2u)
+    return tuple(check_out(v, name) for v, name in zip(out, ("F(w)", "F′(w)", "F″(w)")))
 
-def tasks_at(tasks, U):
+def tasks_at(tasks, # a Tasks1D, or a function w -> (f, f′, f″, f‴) of every task
+             U:np.ndarray, # task i's points in row i, shape (M, n)
+            ) -> tuple: # value, first and second derivative of task i at U[i], each (M, n)
     "Task i's value and first two derivatives at its own points U[i]."
-    if isinstance(tasks, Tasks1D): return tuple(np.stack([tasks.task(i, k, U[i]) for i in range(len(U))]) for k in range(3))
+    tasks, U = _check_tasks(tasks), check_finite(U, "U", "pass finite points")
+    if U.ndim != 2: raise ValueError(f"U must hold one row of points per task, shape (M, n); got shape {U.shape}")
+    if isinstance(tasks, Tasks1D):
+        if len(U) != tasks.M: raise ValueError(f"U must have one row per task, {tasks.M} rows; got {len(U)}")
+        return tuple(np.stack([tasks.task(i, k, U[i]) for i in range(len(U))]) for k in range(3))
     out = [tasks(Ui) for Ui in U]
+    if np.shape(out[0][0])[0] != len(U): raise ValueError(f"U must have one row per task, {np.shape(out[0][0])[0]} rows; got {len(U)}")
     return tuple(np.stack([out[i][k][i] for i in range(len(U))]) for k in range(3))
 
 # %% ../nbs/05_theory.ipynb #3569066b
@@ -284,15 +341,20 @@ class Landscape:
     alpha:float
     critical:np.ndarray # critical points of F
     kinds:list # "min" or "max" per critical point (by the sign of F'')
-    global_min:float # the critical point with the smallest F
+    global_min:float|None # the critical point with the smallest F; None if F has no critical point on [lo, hi]
     nonconvex:list # intervals (a, b) where F'' < 0
     nonconvex_share:float # their total length over the interval's length
 
+def _interval(lo, hi):
+    "lo, hi as floats if they bound an interval of finite width, else an error naming them."
+    lo, hi = check_real(lo, "lo", "the left end of the interval"), check_real(hi, "hi", "the right end of the interval")
+    if not lo < hi: raise ValueError(f"lo must be < hi (the interval [lo, hi]); got lo={lo:g}, hi={hi:g}")
+    if not np.isfinite(hi - lo): raise ValueError(f"hi − lo must be finite (the width of [lo, hi]); got lo={lo:g}, hi={hi:g}: pass a narrower interval")
+    return lo, hi
+
 def landscape_1d(tasks, alpha:float, lo:float=-10.0, hi:float=10.0, n:int=400_001, p=None) -> Landscape:
     "Every critical point of a 1-D MAML loss on [lo, hi] by bracketing sign changes of F' and refining, and where F'' < 0."
-    alpha, lo, hi = check_alpha(alpha), check_real(lo, "lo", "the left end of the interval"), check_real(hi, "hi", "the right end of the interval")
-    if not lo < hi: raise ValueError(f"lo must be < hi (the interval [lo, hi]); got lo={lo:g}, hi={hi:g}")
-    n = check_int(n, "n", 3, "grid points on [lo, hi]")
+    alpha, (lo, hi), n = check_alpha(alpha), _interval(lo, hi), check_int(n, "n", 3, "grid points on [lo, hi]")
     w = np.linspace(lo, hi, n)
     F, dF, d2F = maml_1d(tasks, w, alpha, p)
     dF1 = lambda x: maml_1d(tasks, np.array([x]), alpha, p)[1][0]
@@ -305,7 +367,7 @@ def landscape_1d(tasks, alpha:float, lo:float=-10.0, hi:float=10.0, n:int=400_00
     starts = list(w[edges[np.diff(neg.astype(int))[edges] == 1] + 1]); ends = list(w[edges[np.diff(neg.astype(int))[edges] == -1]])
     if neg[0]: starts = [w[0]] + starts
     if neg[-1]: ends = ends + [w[-1]]
-    return Landscape(alpha, roots, ["min" if v > 0 else "max" for v in d2_r], float(roots[np.argmin(F_r)]) if len(roots) else np.nan,
+    return Landscape(alpha, roots, ["min" if v > 0 else "max" for v in d2_r], float(roots[np.argmin(F_r)]) if len(roots) else None,
                      list(zip(starts, ends)), float(neg.mean()))
 
 # %% ../nbs/05_theory.ipynb #e70c4217
@@ -315,17 +377,21 @@ def maml_jet(tasks:Tasks1D, # the tasks
              p:np.ndarray|None=None, # task distribution (M,); None for uniform
             ) -> np.ndarray: # F′, F″, F‴, ∂αF′, ∂αF″ stacked, shape (5, *broadcast shape)
     "The derivatives of a 1-D MAML loss that locate its folds, in closed form at every (w, α)."
-    w, a = np.asarray(w, float), np.asarray(alpha, float)
-    p = np.full(tasks.M, 1 / tasks.M) if p is None else np.asarray(p, float)
-    out = np.zeros((5,) + np.broadcast_shapes(w.shape, a.shape))
-    for i in range(tasks.M):
-        f1, f2, f3, f4 = (tasks.task(i, k, w) for k in (1, 2, 3, 4))
-        u = w - a * f1; c = 1 - a * f2
-        g1, g2, g3 = (tasks.task(i, k, u) for k in (1, 2, 3))
-        out += p[i] * np.stack(np.broadcast_arrays(
-            c * g1, -a * f3 * g1 + c ** 2 * g2, -a * f4 * g1 - 3 * a * c * f3 * g2 + c ** 3 * g3,
-            -f2 * g1 - c * f1 * g2, -f3 * g1 + a * f1 * f3 * g2 - 2 * c * f2 * g2 - c ** 2 * f1 * g3))
-    return out
+    if not isinstance(tasks, Tasks1D): raise TypeError(f"tasks must be a Tasks1D, from tasks_1d([f1, f2]) (the jet needs each task's 4th derivative); got {type(tasks).__name__}")
+    w, a = check_finite(w, "w", "pass finite points"), check_finite(alpha, "alpha", "pass finite inner step sizes")
+    if np.any(a < 0): raise ValueError(f"alpha must be >= 0 (the inner step sizes); got a minimum of {a.min():g}")
+    try: shape = np.broadcast_shapes(w.shape, a.shape)
+    except ValueError: raise ValueError(f"w and alpha must broadcast together; got shapes {w.shape} and {a.shape}") from None
+    p, out = check_p(p, tasks.M), np.zeros((5,) + shape)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by name
+        for i in range(tasks.M):
+            f1, f2, f3, f4 = (tasks.task(i, k, w) for k in (1, 2, 3, 4))
+            u = w - a * f1; c = 1 - a * f2
+            g1, g2, g3 = (tasks.task(i, k, u) for k in (1, 2, 3))
+            out += p[i] * np.stack(np.broadcast_arrays(
+                c * g1, -a * f3 * g1 + c ** 2 * g2, -a * f4 * g1 - 3 * a * c * f3 * g2 + c ** 3 * g3,
+                -f2 * g1 - c * f1 * g2, -f3 * g1 + a * f1 * f3 * g2 - 2 * c * f2 * g2 - c ** 2 * f1 * g3))
+    return check_out(out, "the jet (F′, F″, F‴, ∂αF′, ∂αF″)")
 
 # %% ../nbs/05_theory.ipynb #4c45eab4
 def _corner_cells(J):
@@ -357,7 +423,7 @@ def _fold_search(jet, lo, hi, alpha_lo, alpha_hi, grid=(4001, 41), safety=2.0, x
     cells = np.stack([w[k], al[j]], 1)  # lower-left corners
     t = np.arange(5)
     while len(cells) and ha > xtol:
-        if len(cells) > max_cells: raise RuntimeError(f"{len(cells)} cells may hold a fold: refine `grid` or check for a degenerate family")
+        if len(cells) > max_cells: raise ValueError(f"{len(cells)} cells may hold a fold: refine `grid`, lower `safety`, or check for a degenerate family")
         hw, ha = hw / 4, ha / 4
         Jb = jet(cells[:, 0, None, None] + hw * t[None, None, :], cells[:, 1, None, None] + ha * t[None, :, None])  # (5, B, 5, 5)
         S = safety * np.abs(Jb).max((-1, -2))[..., None, None]
@@ -406,6 +472,7 @@ class CountChanges:
 
     def where(self, count:int) -> list:
         "The intervals of α on which F has exactly `count` critical points."
+        count = check_int(count, "count", 0, "a number of critical points")
         return [(a, b) for a, b, n in self.intervals if n == count]
 
     def __str__(self):
@@ -424,10 +491,15 @@ def critical_count_changes(tasks, # a Tasks1D (F is their MAML loss), or a jet (
                            xtol:float=1e-9, # α-width of the search's last cells
                           ) -> CountChanges:
     "Every α in [alpha_lo, alpha_hi] where the number of critical points of F on [lo, hi] changes, and the counts between."
-    if not (np.isfinite(alpha_lo) and np.isfinite(alpha_hi) and alpha_lo < alpha_hi):
-        raise ValueError(f"alpha_lo < alpha_hi must be finite numbers (the α range); got alpha_lo={alpha_lo!r}, alpha_hi={alpha_hi!r}")
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"lo < hi must be finite numbers (the interval of w); got lo={lo!r}, hi={hi!r}")
+    alpha_lo, alpha_hi = check_real(alpha_lo, "alpha_lo", "the lower end of the α range", 0), check_real(alpha_hi, "alpha_hi", "the upper end of the α range", 0)
+    if not alpha_lo < alpha_hi: raise ValueError(f"alpha_lo < alpha_hi must hold (the α range); got alpha_lo={alpha_lo:g}, alpha_hi={alpha_hi:g}")
+    (lo, hi), n, tasks = _interval(lo, hi), check_int(n, "n", 2, "grid points of w for the count at alpha_lo"), _check_tasks(tasks)
+    if not (isinstance(grid, (tuple, list)) and len(grid) == 2):
+        raise TypeError(f"grid must be a pair (points in w, points in α) of integers >= 2, e.g. grid=(4001, 41); got {grid!r}")
+    grid = tuple(check_int(g, "grid", 2, "the first (w, α) grid of the fold search") for g in grid)
+    safety = check_real(safety, "safety", "a factor >= 1 on the estimated bounds; below 1 the exclusion test may drop a cell holding a fold", 1)
+    xtol = check_real(xtol, "xtol", "the α-width of the search's last cells, at most alpha_hi − alpha_lo", 0, alpha_hi - alpha_lo, open_lo=True)
+    if p is not None and not isinstance(tasks, Tasks1D): raise ValueError("p applies to a Tasks1D only: pass p=None with a jet (its F′ already averages the tasks)")
     jet = (lambda w, a: maml_jet(tasks, w, a, p)) if isinstance(tasks, Tasks1D) else tasks
     w = np.linspace(lo, hi, n)
     d1 = maml_1d(tasks, w, alpha_lo, p)[1] if isinstance(tasks, Tasks1D) else jet(w, alpha_lo)[0]
@@ -443,38 +515,63 @@ def critical_count_changes(tasks, # a Tasks1D (F is their MAML loss), or a jet (
                         [c[2] for c in ch], [int(v) for v in n0 + np.cumsum([0] + [c[3] for c in ch])])
 
 # %% ../nbs/05_theory.ipynb #67c400dd
-def sample_U(pool:TaskPool, alpha:float, center:np.ndarray, K:float, rng:np.random.Generator,
-             radii=(0.1, 1.0, 3.0, 10.0), per_radius:int=5) -> np.ndarray:
+def sample_U(pool:TaskPool, # the tasks
+             alpha:float, # inner MAML step size α
+             center:np.ndarray, # centre of the balls, shape (d,)
+             K:float, # the level of ‖∇F‖ defining U(K), ≥ 0
+             rng:np.random.Generator, # source of the samples (or an integer seed)
+             radii=(0.1, 1.0, 3.0, 10.0), # radii of the balls, each > 0
+             per_radius:int=5, # points sampled in each ball
+            ) -> np.ndarray: # the sampled points inside U(K), shape (k, d)
     "Points of U(K) = {‖∇F‖ ≤ K}: samples of balls around `center` of growing radius, kept if inside."
+    alpha, center = check_alpha(alpha), check_pool(pool).check_w(center, "center")
+    K = check_real(K, "K", "the level of ‖∇F‖ defining U(K)", 0, finite=False)
+    radii = check_finite(radii, "radii", "pass finite radii, e.g. radii=(0.1, 1.0)")
+    if radii.ndim != 1 or radii.size == 0 or np.any(radii <= 0): raise ValueError(f"radii must be a non-empty sequence of radii > 0, e.g. (0.1, 1.0); got {radii!r}")
+    per_radius, rng = check_int(per_radius, "per_radius", 1, "points sampled in each ball"), check_rng(rng)
     pts = np.vstack([ball(center, r, per_radius, rng)[1:] for r in radii] + [center[None]])
     with pool.uncounted():
         return pts[[np.linalg.norm(pool.grad_F(w, alpha)) <= K for w in pts]]
 
-def hessian_F_range(pool:TaskPool, alpha:float, points:np.ndarray) -> tuple:
+def hessian_F_range(pool:TaskPool, # the tasks
+                    alpha:float, # inner MAML step size α
+                    points:np.ndarray, # the points, shape (K, d)
+                   ) -> tuple: # (smallest, largest) eigenvalue of ∇²F over the points
     "Smallest and largest eigenvalue of ∇²F over the points."
+    alpha = check_alpha(alpha); P = _region(check_pool(pool), points)
     with pool.uncounted():
-        ev = [np.linalg.eigvalsh(pool.hess_F(w, alpha)) for w in points]
+        ev = [np.linalg.eigvalsh(check_out(pool.hess_F(w, alpha), "∇²F(w)")) for w in P]
     return float(min(e[0] for e in ev)), float(max(e[-1] for e in ev))
 
 # %% ../nbs/05_theory.ipynb #31148941
-def sample_V(pool:TaskPool, level:float, rng:np.random.Generator, n:int=30) -> np.ndarray:
+def sample_V(pool:TaskPool, # the tasks
+             level:float, # height of the sublevel set above min f, ≥ 0
+             rng:np.random.Generator, # source of the rays and points (or an integer seed)
+             n:int=30, # points to draw, besides the minimiser
+            ) -> np.ndarray: # f's minimiser and n points of the sublevel set, shape (n + 1, d)
     "Points of the sublevel set {f ≤ min f + level}, drawn along random rays from f's minimiser."
     from scipy.optimize import minimize
+    pool, level = check_pool(pool), check_real(level, "level", "the height of the sublevel set above min f", 0)
+    rng, n = check_rng(rng), check_int(n, "n", 1, "points to draw")
     with pool.uncounted():
         x0 = minimize(pool.f, np.zeros(pool.d), jac=pool.grad_f, method="L-BFGS-B", options=dict(gtol=1e-12)).x
         f0, pts = pool.f(x0), [x0]
         for _ in range(n):
             u = rng.normal(size=pool.d); u /= np.linalg.norm(u)
             hi = 1.0
-            while pool.f(x0 + hi * u) - f0 < level: hi *= 2
+            while pool.f(x0 + hi * u) - f0 < level:  # double the ray until it leaves the set
+                hi *= 2
+                if not np.all(np.isfinite(x0 + hi * u)):
+                    raise ValueError(f"level={level:g} is not reached along a ray from f's minimiser (f − min f stays below it out to "
+                                     "the largest floats): pass a level below the range of f − min f")
             t = brentq(lambda s: pool.f(x0 + s * u) - f0 - level, 0.0, hi)
             pts.append(x0 + rng.uniform() * t * u)
     return np.array(pts)
 
 # %% ../nbs/05_theory.ipynb #f62390f3
 def alpha_zeta_half(c:Constants) -> float:
-    "The α at which ζ falls to μ/2 (Theorem 3.6's proof needs ζ > μ/2, i.e. α below this)."
-    return float(brentq(lambda a: zeta(c, a) - c.mu / 2, 0.0, 1.0 / c.L))
+    "The α at which ζ falls to μ/2 (Theorem 3.6's proof needs ζ > μ/2, i.e. α below this); 0 if μ ≤ 0."
+    return _zeta_root(c, 0.5)
 
 # %% ../nbs/05_theory.ipynb #a9908cab
 from .oracles import document

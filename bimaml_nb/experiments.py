@@ -84,7 +84,9 @@ def _check_rule(rule):
     if not isinstance(rule, str) or rule not in EPS0_RULES: raise ValueError(f"rule must be one of {tuple(EPS0_RULES)}; got {rule!r:.80}")
     return rule
 
-def _check_n_iter(n_iter): return check_int(n_iter, "n_iter", 1, "iterations of each run, e.g. n_iter=50")
+def _check_n_iter(n_iter):
+    "n_iter as an int if it is an integer ≥ 1, else an error naming it."
+    return check_int(n_iter, "n_iter", 1, "iterations of each run, e.g. n_iter=50")
 
 # %% ../nbs/06_experiments.ipynb #7e1f37a3
 def eps0_landing(ex:Experiment, # a least-squares experiment (w* known)
@@ -215,8 +217,8 @@ def timing_verdict(run:dict, # a paired_run output
                    min_phase2:int=MIN_PHASE2, # the fewest phase-2 steps of a comparable BI-MAML run
                   ) -> tuple: # (verdict, reason)
     "The verdict on a timing claim for one paired run: judged on cost, disputed where CPU time disagrees."
-    d, n, s = (_check_run(run, ("cost_decrease", "n_iter", "switch", "status", "F"))[k] for k in ("cost_decrease", "n_iter", "switch"))
-    d = check_real(d, "run['cost_decrease']", "1 − cost of BI-MAML / cost of MAML, as paired_run computes it")
+    n, s = _check_run(run, ("cost_decrease", "n_iter", "switch", "status", "F"))["n_iter"], run["switch"]
+    d = check_real(run["cost_decrease"], "run['cost_decrease']", "1 − cost of BI-MAML / cost of MAML, as paired_run computes it")
     if not isinstance(run["status"], dict): raise TypeError(f"run['status'] must be a dict of each method's status; got {run['status']!r:.80}")
     paper = check_real(paper, "paper", "the paper's decrease, a share of MAML's cost, e.g. paper=0.37", 0.0, 1.0)
     if "diverged" in run["status"].values(): return "not comparable", "a run diverged at the paper's β"
@@ -350,8 +352,8 @@ def _check_records(records, rule, model):
         if not isinstance(r, dict) or any(k not in r for k in keys):
             raise ValueError(f"records must hold pool_record outputs with keys {', '.join(keys)}; "
                              + (f"got {type(r).__name__}" if not isinstance(r, dict) else f"missing {next(k for k in keys if k not in r)!r}"))
-        runs = r["runs"] if model is None else r["variants"].get(model, {})
-        if rule not in runs: raise ValueError(f"records of {r['name']!r} hold no {rule!r} runs" + (f" of model {model!r}" if model else "") + ": pass a rule (and model) they were run with")
+        runs = r["runs"] if model is None else (r["variants"] if isinstance(r["variants"], dict) else {}).get(model)
+        if not isinstance(runs, dict) or rule not in runs: raise ValueError(f"records of {r['name']!r} hold no {rule!r} runs" + (f" of model {model!r}" if model else "") + ": pass a rule (and model) they were run with")
     return records
 
 def fig2_claims(records:list, # pool_record outputs (any pools, any seeds)
@@ -481,7 +483,8 @@ def observed_alpha_limit(ex:Experiment, # the experiment
                         ) -> tuple: # (largest α of the grid, {α: rate})
     "Largest α of the grid (from below, stopping at the first failure) at which the MAML ODE converges linearly, and the rates."
     _check_ex(ex)
-    if not isinstance(alphas, (list, tuple)) or not alphas: raise TypeError(f"alphas must be a non-empty tuple of α > 0, increasing; got {alphas!r:.80}")
+    if not isinstance(alphas, (list, tuple)): raise TypeError(f"alphas must be a tuple of α > 0, increasing; got {alphas!r:.80}")
+    if not alphas: raise ValueError("alphas is empty: an empty grid measures no limit; pass e.g. alphas=(0.1, 0.3, 1.0)")
     alphas = [check_real(a, "alphas", "the grid of α > 0", 0.0, open_lo=True) for a in alphas]
     if np.any(np.diff(alphas) <= 0): raise ValueError(f"alphas must be increasing (the first failure ends the search); got {alphas}")
     rates = {}

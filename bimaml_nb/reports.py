@@ -105,7 +105,7 @@ def _check_res(res, keys:tuple):
     missing = [k for k in keys if k not in res]
     if missing: raise ValueError(f"res must be a results dict of reproduce with keys {', '.join(keys)}; missing {missing[0]!r}")
     s = res["seeds"]
-    if not isinstance(s, list) or not s or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in s):
+    if not isinstance(s, (list, tuple)) or not s or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in s):
         raise ValueError(f"res['seeds'] must be a non-empty list of the seeds run (integers >= 0); got {s!r:.80}")
     return res
 
@@ -199,7 +199,7 @@ def results_markdown(res:dict, # a results dict (as written to results.json)
                     ) -> str: # the text of results.md
     "results.md: the seed-aggregated claims table first, then the variants, ε₀ rules, switch steps and choices."
     _check_res(res, ("seeds", "rule", "files", "versions"))
-    for name, L in res.get("eps0_landing", {}).items():
+    for name, L in (res.get("eps0_landing") or {}).items():
         if not isinstance(L, dict) or any(not isinstance(L.get(k), dict) or {"eps0", "own", "true", "switch"} - set(L[k]) for k in ("auto (as run)", "fixed_point", "fraction")):
             raise ValueError(f"eps0_landing[{name!r}] must be an experiments.eps0_landing output (rules auto (as run), fixed_point, fraction, "
                              "each with eps0, own, true, switch)")

@@ -9,7 +9,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, check_int, check_real, document
+from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, check_int, check_real, check_finite, document
 from .runs import Result, drive
 from .data import Experiment, load_experiment
 from .algorithms import Descent, maml, bimaml, eps0_auto, fixed_point_eps0, fraction_eps0
@@ -203,11 +203,19 @@ TOL_UP = 0.10  # ... and at most 10 points above it
 MIN_PHASE2 = 10  # steps of phase 2 (of the 50) below which BI-MAML is judged gradient descent on f
 MIN_CPU_PAIRS = 3  # interleaved CPU pairs needed before CPU time can dispute a cost verdict
 
+_RUN_TYPES = dict(cost_decrease=(int, float, np.integer, np.floating), n_iter=(int, np.integer), switch=(int, np.integer, type(None)),
+                  status=dict, F=dict, start=dict, at=dict, cpu_decrease=(list, tuple))  # what each key of a paired_run output holds
+_RUN_SUBKEYS = dict(status=("MAML", "BI-MAML"), F=("MAML", "BI-MAML"), start=("dist", "grad_F"))  # ... and the keys of its dicts
+
 def _check_run(run, keys:tuple):
-    "run if it is a dict with the given keys (a paired_run output), else an error naming the first missing key."
+    "run if it is a dict with the given keys (a paired_run output) of the right types, else an error naming the first gap."
     if not isinstance(run, dict): raise TypeError(f"run must be a paired_run output (a dict with keys {', '.join(keys)}); got {type(run).__name__}")
     missing = [k for k in keys if k not in run]
     if missing: raise ValueError(f"run must be a paired_run output with keys {', '.join(keys)}; missing {missing[0]!r}")
+    for k in [k for k in _RUN_TYPES if k in run]:
+        sub = _RUN_SUBKEYS.get(k, ())
+        if isinstance(run[k], bool) or not isinstance(run[k], _RUN_TYPES[k]) or any(x not in run[k] for x in sub):
+            raise TypeError(f"run[{k!r}] is not what paired_run writes there" + (f" (a dict with keys {', '.join(sub)})" if sub else "") + f"; got {run[k]!r:.80}")
     return run
 
 def timing_verdict(run:dict, # a paired_run output
@@ -219,15 +227,15 @@ def timing_verdict(run:dict, # a paired_run output
     "The verdict on a timing claim for one paired run: judged on cost, disputed where CPU time disagrees."
     n, s = _check_run(run, ("cost_decrease", "n_iter", "switch", "status", "F"))["n_iter"], run["switch"]
     d = check_real(run["cost_decrease"], "run['cost_decrease']", "1 − cost of BI-MAML / cost of MAML, as paired_run computes it")
-    if not isinstance(run["status"], dict): raise TypeError(f"run['status'] must be a dict of each method's status; got {run['status']!r:.80}")
     paper = check_real(paper, "paper", "the paper's decrease, a share of MAML's cost, e.g. paper=0.37", 0.0, 1.0)
     if "diverged" in run["status"].values(): return "not comparable", "a run diverged at the paper's β"
     if s is None: return "rule failed", f"BI-MAML never left phase 1 in {n} steps: it is gradient descent on f"
     if s == 0: return "rule failed", "BI-MAML switched at step 0: it is MAML"
     if n - s < min_phase2: return "rule failed", f"BI-MAML switched at step {s}: fewer than {min_phase2} of {n} steps in phase 2"
     if d <= 0: return "does not hold", "BI-MAML costs at least as much as MAML"
-    if len(run.get("cpu_decrease", ())) >= MIN_CPU_PAIRS and np.median(run["cpu_decrease"]) < 0:
-        return "disputed", f"disputed: cost {-d:+.0%}, CPU {-np.median(run['cpu_decrease']):+.0%}"
+    cpu = check_finite(run.get("cpu_decrease", ()), "run['cpu_decrease']", "pass the CPU decreases paired_run measured")
+    if len(cpu) >= MIN_CPU_PAIRS and np.median(cpu) < 0:
+        return "disputed", f"disputed: cost {-d:+.0%}, CPU {-np.median(cpu):+.0%}"
     worse = run["F"]["BI-MAML"] > run["F"]["MAML"]
     if paper - tol <= d <= paper + tol_up and not worse: return "holds", "the cost decrease is the paper's, at an F no worse than MAML's"
     if worse: return "partly", "faster, but ends at a worse F than MAML"
@@ -237,7 +245,7 @@ def step_verdict(run:dict, # a paired_run output
                  k:int, # the step of the claim
                 ) -> tuple: # (verdict, reason, BI-MAML ratio, MAML ratio)
     "The verdict on 'by step k BI-MAML is near F's stationary point and MAML far from it', on runs in phase 2 at step k."
-    if str(k) not in _check_run(run, ("switch", "start", "at"))["at"]:
+    if str(k) not in _check_run(run, ("switch", "start", "at"))["at"] or not isinstance(run["at"][str(k)], dict):
         raise ValueError(f"k={k!r} is not a step recorded in run['at']: pass one of {', '.join(run['at'])}")
     key = "dist" if run["start"]["dist"] is not None else "grad_F"
     bi, ma = (run["at"][str(k)][m][key] / run["start"][key] for m in ("BI-MAML", "MAML"))
@@ -305,6 +313,9 @@ def sweep(fn, # a picklable function
     if not callable(fn): raise TypeError(f"fn must be a callable (a picklable function); got {fn!r:.80}")
     if not isinstance(calls, (list, tuple)) or not all(isinstance(a, (list, tuple)) for a in calls):
         raise TypeError(f"calls must be a list of argument tuples, one per call, e.g. [(1,), (2,)]; got {calls!r:.80}")
+    if progress is not None and not isinstance(progress, str): raise TypeError(f"progress must be None or a label (a str); got {progress!r:.80}")
+    if scheduler is not None and not isinstance(scheduler, str) and not hasattr(scheduler, "submit"):
+        raise TypeError(f"scheduler must be None, a Dask scheduler address like 'tcp://host:8786' or a dask Client; got {scheduler!r:.80}")
     if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a nonzero integer (1: in this process, -1: one per core); got {n_jobs!r}")
     from joblib import Parallel, delayed, parallel_config
@@ -347,11 +358,14 @@ def _check_records(records, rule, model):
     "records if it is a list of pool_record outputs holding the runs of rule (and of model), else an error naming the first gap."
     if not isinstance(records, (list, tuple)): raise TypeError(f"records must be a list of pool_record outputs; got {type(records).__name__}")
     _check_rule(rule)
+    if model is not None and not isinstance(model, str): raise TypeError(f"model must be None or a modelling variant of MODELS, e.g. 'mse'; got {model!r:.80}")
     for r in records:
         keys = ("name", "runs", "matched") + (() if model is None else ("variants",))
         if not isinstance(r, dict) or any(k not in r for k in keys):
             raise ValueError(f"records must hold pool_record outputs with keys {', '.join(keys)}; "
                              + (f"got {type(r).__name__}" if not isinstance(r, dict) else f"missing {next(k for k in keys if k not in r)!r}"))
+        if not isinstance(r["matched"], dict) or "step" not in r["matched"]:
+            raise ValueError(f"records' 'matched' must be a matched_switch output (a dict with key 'step'); got {r['matched']!r:.80}")
         runs = r["runs"] if model is None else (r["variants"] if isinstance(r["variants"], dict) else {}).get(model)
         if not isinstance(runs, dict) or rule not in runs: raise ValueError(f"records of {r['name']!r} hold no {rule!r} runs" + (f" of model {model!r}" if model else "") + ": pass a rule (and model) they were run with")
     return records

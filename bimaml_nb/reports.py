@@ -67,10 +67,12 @@ def _check_rows(rows):
         if missing: raise ValueError(f"rows must be claim rows with keys {', '.join(_ROW_KEYS)}; missing {missing[0]!r}")
         if not isinstance(r["paper"], str) and (isinstance(r["paper"], bool) or not isinstance(r["paper"], (int, float, np.integer, np.floating))):
             raise TypeError(f"paper must be the paper's decrease (a number) or a str; got {r['paper']!r:.80}")
+        check_int(r["seeds"], "seeds", 1, "seeds the row covers"); check_int(r["holds_in"], "holds_in", 0, "seeds where the claim holds")
         for k in ("cost_decrease", "cpu_decrease"): _check_spread(r.get(k), k)
         for k in ("F", "bi_ratio", "maml_ratio"): _check_spread(r.get(k), k, ("median", "min", "max"))
         m = r.get("matched")
-        for k in ("step", "F_ratio", "grad_F_ratio") if m else (): _check_spread(m.get(k), f"matched[{k!r}]", ("median", "min", "max"))
+        if m is not None and not isinstance(m, dict): raise TypeError(f"matched must be None or a dict of spreads (experiments.fig2_claims); got {m!r:.80}")
+        for k in ("step", "F_ratio", "grad_F_ratio") if m else (): _check_spread(m.get(k, {}), f"matched[{k!r}]", ("median", "min", "max"))
     return rows
 
 def claims_markdown(rows:list, # claim rows (experiments.fig2_claims, plus the Fig. 1 row)
@@ -87,7 +89,7 @@ def claims_markdown(rows:list, # claim rows (experiments.fig2_claims, plus the F
 
 def _under_mse(res):
     "The regression timing rows again under MSE instead of ½·MSE (the headline depends on the scaling)."
-    return [dict(r, claim=r["claim"].replace(":", " under MSE (not ½·MSE):", 1)) for k, rows in res.get("claims_other", {}).items()
+    return [dict(r, claim=r["claim"].replace(":", " under MSE (not ½·MSE):", 1)) for k, rows in (res.get("claims_other") or {}).items()
             if "model mse" in k for r in rows if r.get("kind") == "timing"]
 
 def short_claims(rows:list, # claim rows
@@ -99,11 +101,19 @@ def short_claims(rows:list, # claim rows
     return head + "\n".join(f"| {subject(r)} | {paper(r) if r.get('kind') == 'timing' else '–'} | {_pct(r.get('cost_decrease'), r['seeds'])} | {r['verdict']} |"
                             for r in _check_rows(rows)) + "\n"
 
+_RES_TYPES = dict(seeds=(list, tuple), rule=str, claims=list, files=(list, tuple), versions=dict, claims_other=dict,
+                  eps0_landing=dict, switch_steps=dict, choices=dict, run_cost=dict)  # what each key of a results dict holds
+
 def _check_res(res, keys:tuple):
     "res if it is a results dict of reproduce with keys (seeds a non-empty list of seeds), else an error naming the first gap."
     if not isinstance(res, dict): raise TypeError(f"res must be a results dict of reproduce (results.json, loaded); got {type(res).__name__}")
     missing = [k for k in keys if k not in res]
     if missing: raise ValueError(f"res must be a results dict of reproduce with keys {', '.join(keys)}; missing {missing[0]!r}")
+    for k in [k for k in _RES_TYPES if k in res and (k in keys or res[k] is not None)]:
+        if not isinstance(res[k], _RES_TYPES[k]): raise TypeError(f"res[{k!r}] is not what reproduce writes there; got {res[k]!r:.80}")
+    if not all(isinstance(f, str) for f in res.get("files") or ()): raise TypeError(f"res['files'] must be a list of file names; got {res['files']!r:.80}")
+    if not all(isinstance(v, dict) for v in (res.get("switch_steps") or {}).values()):
+        raise TypeError("res['switch_steps'] must map each pool to {rule: switch steps per seed}")
     s = res["seeds"]
     if not isinstance(s, (list, tuple)) or not s or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in s):
         raise ValueError(f"res['seeds'] must be a non-empty list of the seeds run (integers >= 0); got {s!r:.80}")
@@ -191,7 +201,7 @@ LEGEND = ("\nHow to read it: the verdict is judged on the cost decrease in gradi
 
 def _variant_tables(res):
     out = []
-    for key, rows in res.get("claims_other", {}).items():
+    for key, rows in (res.get("claims_other") or {}).items():
         out += [f"\n### {key}\n", claims_markdown(rows)]
     return out
 
@@ -224,7 +234,7 @@ def results_markdown(res:dict, # a results dict (as written to results.json)
             for rule, steps in by_rule.items(): md.append(f"| {name} | {rule} | {', '.join(str(s) for s in steps)} |")
     if res.get("sinusoid_table"): md += ["\n## Sinusoid regression at one budget (K-step MAML on an MLP)\n", res["sinusoid_table"]]
     if res.get("finn_table"): md += ["\n## Sinusoid regression, Finn et al.'s protocol\n", res["finn_table"]]
-    md += ["\n## Choices (first seed)\n"] + [f"- {n}: {json.dumps(plain(c), ensure_ascii=False)}" for n, c in res.get("choices", {}).items()]
+    md += ["\n## Choices (first seed)\n"] + [f"- {n}: {json.dumps(plain(c), ensure_ascii=False)}" for n, c in (res.get("choices") or {}).items()]
     md += [f"\nFiles: {', '.join(res['files'])}. Versions: {json.dumps(res['versions'])}."]
     if res.get("run_cost"): md.append(f"This run cost {res['run_cost']['cpu_seconds']:.0f} CPU seconds ({res['run_cost']['tasks']} tasks).")
     return "\n".join(md) + "\n"

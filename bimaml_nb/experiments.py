@@ -9,7 +9,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, document
+from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, check_int, check_real, check_finite, document
 from .runs import Result, drive
 from .data import Experiment, load_experiment
 from .algorithms import Descent, maml, bimaml, eps0_auto, fixed_point_eps0, fraction_eps0
@@ -36,13 +36,22 @@ def primary(name:str, # a key of FIG2
             seed:int=0, # seed of the data and w0
            ) -> Experiment:
     "A Fig. 2 pool with the primary choices: ½·MSE for regression, the plain hinge (no ridge) for the SVMs."
+    if not isinstance(name, str): raise TypeError(f"unknown experiment {name!r}: name must be a str, one of {FIG2}")
     return load_experiment(name, seed, **({} if name in ("synthetic_regression", "diabetes") else dict(loss="hinge", l2=0.0)))
+
+def _check_ex(ex, name:str="ex"):
+    "ex if it is an Experiment, else a TypeError saying where to get one."
+    if not isinstance(ex, Experiment):
+        raise TypeError(f"{name} must be an Experiment, e.g. {name}=primary('diabetes'); got {ex!r:.80} of type {type(ex).__name__}")
+    return ex
 
 def variant(ex:Experiment, # a primary experiment
             model:str, # one of MODELS[ex.name]
            ) -> Experiment:
     "The same data and w0 under another loss: 'mse' for regression; 'hinge_ridge' (λ = 0.01) or 'squared_hinge' for the SVMs."
-    if model not in MODELS[ex.name]: raise ValueError(f"model must be one of {MODELS[ex.name]} for {ex.name}; got {model!r}")
+    if _check_ex(ex).name not in MODELS: raise ValueError(f"ex must be one of the Fig. 2 pools {FIG2}; got the experiment {ex.name!r}")
+    if not isinstance(model, str) or model not in MODELS[ex.name]:
+        raise ValueError(f"model must be one of {MODELS[ex.name]} for {ex.name}; got {model!r:.80}")
     if model == MODELS[ex.name][0]: return ex
     loss = {"mse": mse_loss, "hinge_ridge": hinge_loss(0.01), "squared_hinge": squared_hinge_loss(0.0)}[model]
     same = len({len(v) for v in ex.y}) == 1
@@ -57,23 +66,35 @@ def eps0_fixed_point(ex:Experiment, # the experiment (pool, α, w0)
                      maxiter:int=30, # at most this many L-BFGS iterations
                     ) -> tuple: # (ε₀, gradient-equivalents and CPU seconds spent computing it)
     "The fixed-point rule (2) of `bimaml(eps0='fixed_point')` on an experiment, with its cost and CPU time."
-    snap, c0 = ex.pool.counter.snapshot(), time.process_time()
+    snap, c0 = _check_ex(ex).pool.counter.snapshot(), time.process_time()
     tau = fixed_point_eps0(ex.pool, ex.w0, ex.alpha, c, rtol, maxiter)
+    if not np.isfinite(tau): raise ValueError(f"c={c!r} makes ε₀ overflow to {tau}: pass a moderate safety factor, e.g. c=2.0")
     return float(tau), float(ex.pool.counter.cost_since(snap)), time.process_time() - c0
 
 def eps0_fraction(ex:Experiment, # the experiment (pool, w0)
                   c:float=0.1, # the fraction of ‖∇f(w0)‖
                  ) -> tuple: # (ε₀, 0 extra cost, 0 extra CPU seconds)
     "The fraction rule (3): ε₀ = c‖∇f(w0)‖ (BI-MAML's first step computes ∇f(w0) anyway)."
-    with ex.pool.uncounted(): return fraction_eps0(ex.pool, ex.w0, c), 0.0, 0.0
+    with _check_ex(ex).pool.uncounted(): return fraction_eps0(ex.pool, ex.w0, c), 0.0, 0.0
 
 EPS0_RULES = {"fixed_point": eps0_fixed_point, "fraction": eps0_fraction}  # the first is primary
+
+def _check_rule(rule):
+    "rule if it names an ε₀ rule, else an error listing them."
+    if not isinstance(rule, str) or rule not in EPS0_RULES: raise ValueError(f"rule must be one of {tuple(EPS0_RULES)}; got {rule!r:.80}")
+    return rule
+
+def _check_n_iter(n_iter):
+    "n_iter as an int if it is an integer ≥ 1, else an error naming it."
+    return check_int(n_iter, "n_iter", 1, "iterations of each run, e.g. n_iter=50")
 
 # %% ../nbs/06_experiments.ipynb #7e1f37a3
 def eps0_landing(ex:Experiment, # a least-squares experiment (w* known)
                  n_iter:int=N_ITER, # iterations of each BI-MAML run
                 ) -> dict: # rule -> threshold, its ratios to rule (1) at w* and to 2‖∇f(w*)‖, the switch step and the run's cost
     "The automatic rule as run, its repair (2) and the fraction rule (3), against ‖∇f(w*)‖."
+    if _check_ex(ex).w_star is None: raise ValueError(f"ex must be a least-squares experiment with w* known; {ex.name} has none")
+    n_iter = _check_n_iter(n_iter)
     target = float(np.linalg.norm(ex.pool.grad_f(ex.w_star)))
     own = eps0_auto(ex.pool, ex.w_star, ex.alpha, ex.pool.grad_f(ex.w_star))
     out = {"target": target, "own": own}
@@ -98,7 +119,8 @@ def cpu_decreases(ex:Experiment, # the experiment
                  ) -> list: # 1 − CPU(BI-MAML)/CPU(MAML), one per pair
     "CPU-time decreases of BI-MAML (with its ε₀ calibration) against MAML, from interleaved repeated pairs of runs."
     from threadpoolctl import threadpool_limits  # BLAS threads spinning after work would count as CPU time
-    out = []
+    _check_ex(ex); _check_rule(rule); _check_n_iter(n_iter)
+    repeats, out = check_int(repeats, "repeats", 1, "pairs of timed runs, e.g. repeats=5"), []
     for k in range(repeats):
         with threadpool_limits(limits=1):
             cpu = {}
@@ -117,7 +139,9 @@ def paired_run(ex:Experiment, # the experiment
                keep:bool=False, # also return the two Result objects (for figures)
               ) -> dict: # JSON-ready numbers of the pair
     "MAML and BI-MAML from the same w0 for n_iter iterations: costs (calibration charged), switch, F and ‖∇F‖, steps 25 and 30."
-    tau, cal, _ = EPS0_RULES[rule](ex)
+    _check_ex(ex); n_iter = _check_n_iter(n_iter)
+    cpu_repeats = check_int(cpu_repeats, "cpu_repeats", 0, "interleaved timed pairs, 0 for none")
+    tau, cal, _ = EPS0_RULES[_check_rule(rule)](ex)
     rm = maml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=n_iter)
     rb = bimaml(ex.pool, ex.w0, ex.alpha, ex.beta, eps0=tau, max_iter=n_iter)
     w_star = ex.w_star
@@ -147,6 +171,7 @@ def switch_at(ex:Experiment, # the experiment
               n_iter:int=N_ITER, # iterations
              ) -> Result:
     "BI-MAML for n_iter iterations with its switch at `step`."
+    _check_ex(ex); step, n_iter = check_int(step, "step", 0, "the step at which phase 2 begins"), _check_n_iter(n_iter)
     return drive(SwitchAt(ex.pool, ex.w0, ex.alpha, ex.beta, 1e-300, step), ex.pool, ex.alpha, "BI-MAML", n_iter, 1,
                  params=dict(beta=ex.beta, switch_step=step))
 
@@ -156,6 +181,8 @@ def matched_switch(ex:Experiment, # the experiment
                    n_iter:int=N_ITER, # iterations
                   ) -> dict: # the step, its decrease, and F, ‖∇F‖ at n_iter of it and of MAML
     "The smallest forced switch step whose cost decrease reaches the paper's, and what BI-MAML reaches with it."
+    _check_ex(ex); n_iter = _check_n_iter(n_iter)
+    paper = check_real(paper, "paper", "the paper's decrease, a share of MAML's cost, e.g. paper=0.37", 0.0, 1.0)
     rm = maml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=n_iter)
     dec = lambda r: 1 - r.total_cost / rm.total_cost
     lo, hi = 0, n_iter
@@ -176,6 +203,21 @@ TOL_UP = 0.10  # ... and at most 10 points above it
 MIN_PHASE2 = 10  # steps of phase 2 (of the 50) below which BI-MAML is judged gradient descent on f
 MIN_CPU_PAIRS = 3  # interleaved CPU pairs needed before CPU time can dispute a cost verdict
 
+_RUN_TYPES = dict(cost_decrease=(int, float, np.integer, np.floating), n_iter=(int, np.integer), switch=(int, np.integer, type(None)),
+                  status=dict, F=dict, start=dict, at=dict, cpu_decrease=(list, tuple))  # what each key of a paired_run output holds
+_RUN_SUBKEYS = dict(status=("MAML", "BI-MAML"), F=("MAML", "BI-MAML"), start=("dist", "grad_F"))  # ... and the keys of its dicts
+
+def _check_run(run, keys:tuple):
+    "run if it is a dict with the given keys (a paired_run output) of the right types, else an error naming the first gap."
+    if not isinstance(run, dict): raise TypeError(f"run must be a paired_run output (a dict with keys {', '.join(keys)}); got {type(run).__name__}")
+    missing = [k for k in keys if k not in run]
+    if missing: raise ValueError(f"run must be a paired_run output with keys {', '.join(keys)}; missing {missing[0]!r}")
+    for k in [k for k in _RUN_TYPES if k in run]:
+        sub = _RUN_SUBKEYS.get(k, ())
+        if isinstance(run[k], bool) or not isinstance(run[k], _RUN_TYPES[k]) or any(x not in run[k] for x in sub):
+            raise TypeError(f"run[{k!r}] is not what paired_run writes there" + (f" (a dict with keys {', '.join(sub)})" if sub else "") + f"; got {run[k]!r:.80}")
+    return run
+
 def timing_verdict(run:dict, # a paired_run output
                    paper:float, # the paper's decrease p
                    tol:float=TOL, # tolerance below p
@@ -183,14 +225,17 @@ def timing_verdict(run:dict, # a paired_run output
                    min_phase2:int=MIN_PHASE2, # the fewest phase-2 steps of a comparable BI-MAML run
                   ) -> tuple: # (verdict, reason)
     "The verdict on a timing claim for one paired run: judged on cost, disputed where CPU time disagrees."
-    d, n, s = run["cost_decrease"], run["n_iter"], run["switch"]
+    n, s = _check_run(run, ("cost_decrease", "n_iter", "switch", "status", "F"))["n_iter"], run["switch"]
+    d = check_real(run["cost_decrease"], "run['cost_decrease']", "1 − cost of BI-MAML / cost of MAML, as paired_run computes it")
+    paper = check_real(paper, "paper", "the paper's decrease, a share of MAML's cost, e.g. paper=0.37", 0.0, 1.0)
     if "diverged" in run["status"].values(): return "not comparable", "a run diverged at the paper's β"
     if s is None: return "rule failed", f"BI-MAML never left phase 1 in {n} steps: it is gradient descent on f"
     if s == 0: return "rule failed", "BI-MAML switched at step 0: it is MAML"
     if n - s < min_phase2: return "rule failed", f"BI-MAML switched at step {s}: fewer than {min_phase2} of {n} steps in phase 2"
     if d <= 0: return "does not hold", "BI-MAML costs at least as much as MAML"
-    if len(run.get("cpu_decrease", ())) >= MIN_CPU_PAIRS and np.median(run["cpu_decrease"]) < 0:
-        return "disputed", f"disputed: cost {-d:+.0%}, CPU {-np.median(run['cpu_decrease']):+.0%}"
+    cpu = check_finite(run.get("cpu_decrease", ()), "run['cpu_decrease']", "pass the CPU decreases paired_run measured")
+    if len(cpu) >= MIN_CPU_PAIRS and np.median(cpu) < 0:
+        return "disputed", f"disputed: cost {-d:+.0%}, CPU {-np.median(cpu):+.0%}"
     worse = run["F"]["BI-MAML"] > run["F"]["MAML"]
     if paper - tol <= d <= paper + tol_up and not worse: return "holds", "the cost decrease is the paper's, at an F no worse than MAML's"
     if worse: return "partly", "faster, but ends at a worse F than MAML"
@@ -200,6 +245,8 @@ def step_verdict(run:dict, # a paired_run output
                  k:int, # the step of the claim
                 ) -> tuple: # (verdict, reason, BI-MAML ratio, MAML ratio)
     "The verdict on 'by step k BI-MAML is near F's stationary point and MAML far from it', on runs in phase 2 at step k."
+    if str(k) not in _check_run(run, ("switch", "start", "at"))["at"] or not isinstance(run["at"][str(k)], dict):
+        raise ValueError(f"k={k!r} is not a step recorded in run['at']: pass one of {', '.join(run['at'])}")
     key = "dist" if run["start"]["dist"] is not None else "grad_F"
     bi, ma = (run["at"][str(k)][m][key] / run["start"][key] for m in ("BI-MAML", "MAML"))
     s = run["switch"]
@@ -209,9 +256,17 @@ def step_verdict(run:dict, # a paired_run output
     if bi < ma: return "partly", "BI-MAML ahead, but not both thresholds met", bi, ma
     return "does not hold", "BI-MAML not ahead of MAML", bi, ma
 
+def _check_verdicts(verdicts):
+    "verdicts if it is a non-empty list of verdict strings, one per seed, else an error saying so."
+    if not isinstance(verdicts, (list, tuple)) or not all(isinstance(v, str) for v in verdicts):
+        raise TypeError(f"verdicts must be a list of verdicts (strings of VERDICTS), one per seed; got {verdicts!r:.80}")
+    if not verdicts: raise ValueError("verdicts is empty: there is no verdict over no seeds; pass one verdict per seed")
+    return list(verdicts)
+
 def aggregate(verdicts:list, # one verdict per seed
              ) -> str: # the verdict over seeds
     "The verdict over seeds: not comparable in most; among the comparable, holds in ≥ 80%, one failure kind in most, or partly."
+    verdicts = _check_verdicts(verdicts)
     n, nc = len(verdicts), verdicts.count("not comparable")
     if nc > n / 2: return "not comparable"
     m = n - nc
@@ -221,6 +276,7 @@ def aggregate(verdicts:list, # one verdict per seed
 def tally(verdicts:list, # one verdict per seed
          ) -> str: # e.g. "holds 6, rule failed 4 of 10 seeds"
     "How many seeds gave each verdict, in the order of VERDICTS."
+    verdicts = _check_verdicts(verdicts)
     return ", ".join(f"{v} {verdicts.count(v)}" for v in VERDICTS if v in verdicts) + f" of {len(verdicts)} seeds"
 
 # %% ../nbs/06_experiments.ipynb #d0a97185
@@ -254,6 +310,14 @@ def sweep(fn, # a picklable function
          ) -> list: # fn(*args) for each call, in order
     "Run fn over argument tuples with joblib, locally or on a Dask cluster."
     import sys
+    if not callable(fn): raise TypeError(f"fn must be a callable (a picklable function); got {fn!r:.80}")
+    if not isinstance(calls, (list, tuple)) or not all(isinstance(a, (list, tuple)) for a in calls):
+        raise TypeError(f"calls must be a list of argument tuples, one per call, e.g. [(1,), (2,)]; got {calls!r:.80}")
+    if progress is not None and not isinstance(progress, str): raise TypeError(f"progress must be None or a label (a str); got {progress!r:.80}")
+    if scheduler is not None and not isinstance(scheduler, str) and not hasattr(scheduler, "submit"):
+        raise TypeError(f"scheduler must be None, a Dask scheduler address like 'tcp://host:8786' or a dask Client; got {scheduler!r:.80}")
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a nonzero integer (1: in this process, -1: one per core); got {n_jobs!r}")
     from joblib import Parallel, delayed, parallel_config
     from tqdm import tqdm
     if scheduler is None:
@@ -290,12 +354,28 @@ def _row(claim, paper, verdicts, reasons, **more):
     return dict(claim=claim, paper=paper, verdict=v, seeds=len(verdicts), holds_in=verdicts.count("holds"),
                 per_seed=verdicts, tally=tally(verdicts), reason=max(sorted(set(seen)), key=seen.count)) | more  # the commonest reason of that verdict
 
+def _check_records(records, rule, model):
+    "records if it is a list of pool_record outputs holding the runs of rule (and of model), else an error naming the first gap."
+    if not isinstance(records, (list, tuple)): raise TypeError(f"records must be a list of pool_record outputs; got {type(records).__name__}")
+    _check_rule(rule)
+    if model is not None and not isinstance(model, str): raise TypeError(f"model must be None or a modelling variant of MODELS, e.g. 'mse'; got {model!r:.80}")
+    for r in records:
+        keys = ("name", "runs", "matched") + (() if model is None else ("variants",))
+        if not isinstance(r, dict) or any(k not in r for k in keys):
+            raise ValueError(f"records must hold pool_record outputs with keys {', '.join(keys)}; "
+                             + (f"got {type(r).__name__}" if not isinstance(r, dict) else f"missing {next(k for k in keys if k not in r)!r}"))
+        if not isinstance(r["matched"], dict) or "step" not in r["matched"]:
+            raise ValueError(f"records' 'matched' must be a matched_switch output (a dict with key 'step'); got {r['matched']!r:.80}")
+        runs = r["runs"] if model is None else (r["variants"] if isinstance(r["variants"], dict) else {}).get(model)
+        if not isinstance(runs, dict) or rule not in runs: raise ValueError(f"records of {r['name']!r} hold no {rule!r} runs" + (f" of model {model!r}" if model else "") + ": pass a rule (and model) they were run with")
+    return records
+
 def fig2_claims(records:list, # pool_record outputs (any pools, any seeds)
                 rule:str="fixed_point", # which ε₀ rule's runs to judge
                 model:str|None=None, # a modelling variant (None: the primary choice)
                ) -> list: # claim rows, JSON-ready
     "One row per Fig. 2 claim over the seeds present: verdicts, cost and CPU decreases with spread, matched comparison."
-    rows = []
+    rows, records = [], _check_records(records, rule, model)
     for name in FIG2:
         recs = [r for r in records if r["name"] == name]
         if not recs: continue
@@ -328,6 +408,9 @@ def eps0_sweep(ex:Experiment, # the experiment
                n_iter:int=N_ITER, # iterations
               ) -> list: # one row per threshold: c (None for rule (2)), ε₀, switch, cost saved, F ratio, distance to w*
     "Cost saved against MAML and F(w_50)/F_MAML(w_50) for a grid of fraction thresholds and for rule (2)."
+    _check_ex(ex); n_iter = _check_n_iter(n_iter)
+    if not isinstance(fractions, (list, tuple)): raise TypeError(f"fractions must be a tuple of c >= 0, e.g. {EPS0_FRACTIONS}; got {fractions!r:.80}")
+    fractions = [check_real(c, "fractions", "values of c >= 0 in ε₀ = c‖∇f(w0)‖, inf for MAML", 0.0, finite=False) for c in fractions]
     rm = maml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=n_iter)
     g0 = float(np.linalg.norm(ex.pool.grad_f(ex.w0)))
     fp, cal, _ = eps0_fixed_point(ex)
@@ -353,7 +436,10 @@ def step_size_free_table(ex:Experiment, # an Experiment (pool, α, paper's β, w
                          grid:int=12, # at most this many doublings of β
                         ) -> list: # one dict per run: method, setting, status, cost, extrapolated
     "Cost to ‖∇F‖ ≤ eps of MAML at the paper's β and a doubling grid of β, and of every solver at its defaults."
-    rows, every = [], max(1, max_iter // 200)
+    _check_ex(ex); grid = check_int(grid, "grid", 0, "doublings of β, e.g. grid=12")
+    if not isinstance(methods, (list, tuple)) or not all(isinstance(m, str) for m in methods):
+        raise TypeError(f"methods must be a tuple of solver names, e.g. ('PTC', 'RK45'); got {methods!r:.80}")
+    rows, every = [], max(1, check_int(max_iter, "max_iter", 1, "the step budget") // 200)
     def row(method, setting, r):
         ext = _extrapolated_cost(r, eps) if r.status == "budget" and method == "MAML" else None
         ext = ext if ext is not None and ext < 100 * r.total_cost else None  # else: not converging linearly
@@ -371,10 +457,23 @@ def step_size_free_table(ex:Experiment, # an Experiment (pool, α, paper's β, w
 # %% ../nbs/06_experiments.ipynb #04151472
 def _cost(r): return r["cost"] if r["status"] == "converged" else (r["extrapolated"] or np.inf)
 
+_TABLE_KEYS = ("method", "setting", "status", "cost", "extrapolated")
+
+def _check_table(rows, need:tuple=()):
+    "rows if it is a step_size_free_table (dicts of _TABLE_KEYS) with a row of each method in need, else an error naming the gap."
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f"rows must be a step_size_free_table (a list of dicts); got {rows!r:.80}")
+    for r in rows:
+        missing = [k for k in _TABLE_KEYS if k not in r]
+        if missing: raise ValueError(f"rows must be a step_size_free_table with keys {', '.join(_TABLE_KEYS)}; missing {missing[0]!r}")
+    for m in need:
+        if not any(r["method"] == m for r in rows): raise ValueError(f"rows must hold a {m} row: pass a step_size_free_table that ran {m}")
+    return rows
+
 def summarise(rows:list, # a step_size_free_table
              ) -> dict: # paper-β cost, best β and its cost, the first failing β, PTC's cost, the cheapest solver, stiff ratios
     "Paper-β MAML cost, best grid β and its cost, the first β that fails, the cheapest solver, from a table."
-    grid = [r for r in rows if r["method"] == "MAML"]
+    grid = [r for r in _check_table(rows, ("MAML", "PTC")) if r["method"] == "MAML"]
     best = min(grid, key=_cost)
     solvers = [r for r in rows if r["method"] != "MAML" and r["status"] == "converged"]
     return dict(paper=_cost(grid[0]), best_beta=best["setting"], best=_cost(best),
@@ -388,7 +487,7 @@ def print_table(rows:list, # a step_size_free_table
                ):
     "Print a step-size-free table (costs in gradient-equivalents)."
     print(title)
-    for r in rows:
+    for r in _check_table(rows):
         ext = f" (extrapolated {r['extrapolated']:.0f})" if r["extrapolated"] else ""
         print(f"  {r['method']:>7} {r['setting']:<22} {r['status']:>9} {r['cost']:>10.0f}{ext}")
 
@@ -397,6 +496,11 @@ def observed_alpha_limit(ex:Experiment, # the experiment
                          alphas:tuple=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0), # the grid, increasing
                         ) -> tuple: # (largest α of the grid, {α: rate})
     "Largest α of the grid (from below, stopping at the first failure) at which the MAML ODE converges linearly, and the rates."
+    _check_ex(ex)
+    if not isinstance(alphas, (list, tuple)): raise TypeError(f"alphas must be a tuple of α > 0, increasing; got {alphas!r:.80}")
+    if not alphas: raise ValueError("alphas is empty: an empty grid measures no limit; pass e.g. alphas=(0.1, 0.3, 1.0)")
+    alphas = [check_real(a, "alphas", "the grid of α > 0", 0.0, open_lo=True) for a in alphas]
+    if np.any(np.diff(alphas) <= 0): raise ValueError(f"alphas must be increasing (the first failure ends the search); got {alphas}")
     rates = {}
     for a in alphas:
         r = solve(ex.pool, ex.w0, a, "PTC", eps=1e-8, max_steps=500)

@@ -8,18 +8,29 @@ import json, math
 
 import numpy as np
 
-from .runs import plot_results, plain
-from .oracles import document
-from .theory import landscape_1d, maml_1d, fig1_tasks
+from .runs import Result, plot_results, plain
+from .oracles import check_int, document
+from .theory import Landscape, landscape_1d, maml_1d, fig1_tasks
 
 # %% auto #0
 __all__ = ['LEGEND', 'to_json', 'claims_markdown', 'short_claims', 'claims_table', 'plot_fig2', 'plot_eps0', 'plot_fig1',
            'fig1_row', 'results_markdown']
 
 # %% ../nbs/07_reports.ipynb #35c2d92e
+def _unwritable(v, where:str):
+    "(where, value) of the first leaf of v that JSON cannot hold (a set, a complex, a 0-d array, an object), or None."
+    if isinstance(v, np.ndarray) and v.ndim and v.dtype.kind in "biuf": return None
+    if isinstance(v, dict): return next((b for k, x in v.items() if (b := _unwritable(x, f"{where}[{k!r}]"))), None)
+    if isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.ndim): return next((b for i, x in enumerate(v) if (b := _unwritable(x, f"{where}[{i}]"))), None)
+    if v is None or isinstance(v, (str, bool, int, float, np.integer, np.bool_, np.floating)): return None
+    return where, v
+
 def to_json(obj, # a results dict
            ) -> str: # strict JSON text
     "Strict JSON (allow_nan=False) of a results dict, non-finite floats as strings."
+    bad = _unwritable(obj, "obj")
+    if bad: raise TypeError(f"obj must hold only dicts, lists, tuples, real arrays, numbers, strings, bools and None; {bad[0]} is "
+                            f"{bad[1]!r:.60} of type {type(bad[1]).__name__}: convert it first (a set to a sorted list, a 0-d array with .item())")
     return json.dumps(plain(obj), indent=1, allow_nan=False, ensure_ascii=False)
 
 # %% ../nbs/07_reports.ipynb #87462013
@@ -39,13 +50,38 @@ def _note(r):
                        f"{_num(m['F_ratio'], '{:.3f}')} and ‖∇F‖ {_num(m['grad_F_ratio'])} × MAML's")
     return "; ".join(parts)
 
+_ROW_KEYS = ("claim", "paper", "verdict", "seeds", "holds_in")  # what every claim row holds
+
+def _check_spread(s, name:str, keys:tuple=("median", "min", "max", "n")):
+    "s if it is None or a spread over seeds (a dict with keys), else an error naming the missing key."
+    if s is not None and (not isinstance(s, dict) or any(k not in s for k in keys)):
+        raise ValueError(f"{name} must be None or a spread over seeds with keys {', '.join(keys)} (experiments' _spread); got {s!r:.80}")
+    return s
+
+def _check_rows(rows):
+    "rows if it is a list of claim rows (dicts with _ROW_KEYS, spreads where given), else an error naming the first gap."
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f"rows must be a list of claim rows (dicts of experiments.fig2_claims or fig1_row); got {rows!r:.80}")
+    for r in rows:
+        missing = [k for k in _ROW_KEYS if k not in r]
+        if missing: raise ValueError(f"rows must be claim rows with keys {', '.join(_ROW_KEYS)}; missing {missing[0]!r}")
+        if not isinstance(r["paper"], str) and (isinstance(r["paper"], bool) or not isinstance(r["paper"], (int, float, np.integer, np.floating))):
+            raise TypeError(f"paper must be the paper's decrease (a number) or a str; got {r['paper']!r:.80}")
+        check_int(r["seeds"], "seeds", 1, "seeds the row covers"); check_int(r["holds_in"], "holds_in", 0, "seeds where the claim holds")
+        for k in ("cost_decrease", "cpu_decrease"): _check_spread(r.get(k), k)
+        for k in ("F", "bi_ratio", "maml_ratio"): _check_spread(r.get(k), k, ("median", "min", "max"))
+        m = r.get("matched")
+        if m is not None and not isinstance(m, dict): raise TypeError(f"matched must be None or a dict of spreads (experiments.fig2_claims); got {m!r:.80}")
+        for k in ("step", "F_ratio", "grad_F_ratio") if m else (): _check_spread(m.get(k, {}), f"matched[{k!r}]", ("median", "min", "max"))
+    return rows
+
 def claims_markdown(rows:list, # claim rows (experiments.fig2_claims, plus the Fig. 1 row)
                    ) -> str: # a markdown table
     "The seed-aggregated claims table: cost decrease, CPU decrease, seeds where it holds, verdict and note."
     head = ("| claim | paper | cost decrease (median [range]) | CPU decrease (median [range]) | holds in | verdict | note |\n"
             "|---|---|---|---|---|---|---|\n")
     body = []
-    for r in rows:
+    for r in _check_rows(rows):
         paper = r["paper"] if isinstance(r["paper"], str) else f"{r['paper']:.0%}"
         body.append(f"| {r['claim']} | {paper} | {_pct(r.get('cost_decrease'), r['seeds'])} | {_pct(r.get('cpu_decrease'), r['seeds'])} | "
                     f"{r['holds_in']}/{r['seeds']} | {r['verdict']} | {_note(r)} |")
@@ -53,7 +89,7 @@ def claims_markdown(rows:list, # claim rows (experiments.fig2_claims, plus the F
 
 def _under_mse(res):
     "The regression timing rows again under MSE instead of ½·MSE (the headline depends on the scaling)."
-    return [dict(r, claim=r["claim"].replace(":", " under MSE (not ½·MSE):", 1)) for k, rows in res.get("claims_other", {}).items()
+    return [dict(r, claim=r["claim"].replace(":", " under MSE (not ½·MSE):", 1)) for k, rows in (res.get("claims_other") or {}).items()
             if "model mse" in k for r in rows if r.get("kind") == "timing"]
 
 def short_claims(rows:list, # claim rows
@@ -63,13 +99,31 @@ def short_claims(rows:list, # claim rows
     paper = lambda r: r["paper"] if isinstance(r["paper"], str) else f"{r['paper']:.0%}"
     subject = lambda r: r["claim"].split(":")[0].replace(" (not ½·MSE)", "") + ("" if r.get("kind") != "step" else " (qualitative)")
     return head + "\n".join(f"| {subject(r)} | {paper(r) if r.get('kind') == 'timing' else '–'} | {_pct(r.get('cost_decrease'), r['seeds'])} | {r['verdict']} |"
-                            for r in rows) + "\n"
+                            for r in _check_rows(rows)) + "\n"
+
+_RES_TYPES = dict(seeds=(list, tuple), rule=str, claims=list, files=(list, tuple), versions=dict, claims_other=dict,
+                  eps0_landing=dict, switch_steps=dict, choices=dict, run_cost=dict)  # what each key of a results dict holds
+
+def _check_res(res, keys:tuple):
+    "res if it is a results dict of reproduce with keys (seeds a non-empty list of seeds), else an error naming the first gap."
+    if not isinstance(res, dict): raise TypeError(f"res must be a results dict of reproduce (results.json, loaded); got {type(res).__name__}")
+    missing = [k for k in keys if k not in res]
+    if missing: raise ValueError(f"res must be a results dict of reproduce with keys {', '.join(keys)}; missing {missing[0]!r}")
+    for k in [k for k in _RES_TYPES if k in res and (k in keys or res[k] is not None)]:
+        if not isinstance(res[k], _RES_TYPES[k]): raise TypeError(f"res[{k!r}] is not what reproduce writes there; got {res[k]!r:.80}")
+    if not all(isinstance(f, str) for f in res.get("files") or ()): raise TypeError(f"res['files'] must be a list of file names; got {res['files']!r:.80}")
+    if not all(isinstance(v, dict) for v in (res.get("switch_steps") or {}).values()):
+        raise TypeError("res['switch_steps'] must map each pool to {rule: switch steps per seed}")
+    s = res["seeds"]
+    if not isinstance(s, (list, tuple)) or not s or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in s):
+        raise ValueError(f"res['seeds'] must be a non-empty list of the seeds run (integers >= 0); got {s!r:.80}")
+    return res
 
 def claims_table(res:dict, # a results dict (results.json, loaded)
                  short:bool=False, # four short columns for a terminal (the notes stay in results.md)
                 ) -> str: # the markdown table the README shows
     "The seed-aggregated claims table of a results dict, in markdown, headed by the seeds it covers."
-    seeds = res["seeds"]
+    seeds = _check_res(res, ("seeds", "rule", "claims"))["seeds"]
     span = f"seeds {seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else f"seed(s) {', '.join(map(str, seeds))}"
     quick = "; quick mode" if res.get("quick") else ""
     if short: return f"Claims over {len(seeds)} {span}, ε₀ rule {res['rule']}, judged on cost{quick}:\n\n" + short_claims(res["claims"] + _under_mse(res))
@@ -81,6 +135,8 @@ def plot_fig2(runs:dict, # pool name -> {"MAML": Result, "BI-MAML": Result}
              ): # the figure
     "The paper's Fig. 2: F(w_k) on top, gradient norms below, one column per pool."
     import matplotlib.pyplot as plt
+    if not isinstance(runs, dict) or not runs or not all(isinstance(p, dict) and p and all(isinstance(r, Result) for r in p.values()) for p in runs.values()):
+        raise TypeError(f"runs must be a non-empty dict of pool name -> {{'MAML': Result, 'BI-MAML': Result}} (paired_run(..., keep=True)['results']); got {runs!r:.80}")
     fig, axs = plt.subplots(2, len(runs), figsize=(4 * len(runs), 6), squeeze=False)
     for j, (name, pair) in enumerate(runs.items()):
         plot_results(list(pair.values()), "t", axs[:, j], title=name)
@@ -92,6 +148,9 @@ def plot_eps0(sweeps:dict, # pool name -> experiments.eps0_sweep rows
              ): # the figure
     "Cost saved against MAML versus F(w_50)/F_MAML(w_50), one curve per pool, rule (2) starred."
     import matplotlib.pyplot as plt
+    if not isinstance(sweeps, dict) or not all(isinstance(rows, list) and all(isinstance(r, dict) and {"c", "saved", "F_ratio"} <= set(r) for r in rows)
+                                               for rows in sweeps.values()):
+        raise TypeError(f"sweeps must be a dict of pool name -> experiments.eps0_sweep rows (dicts with keys c, saved, F_ratio); got {sweeps!r:.80}")
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, rows in sweeps.items():
         grid = [r for r in rows if r["c"] is not None]
@@ -111,10 +170,12 @@ def plot_fig1(alpha:float=0.4, # inner MAML step size α
              ) -> tuple: # (figure, the theory chapter's Landscape)
     "The paper's Fig. 1: F, F′, F″ of the two-task 1-D example, with the intervals where F″ < 0 shaded."
     import matplotlib.pyplot as plt
-    w = np.linspace(-10, 10, n)
+    w = np.linspace(-10, 10, check_int(n, "n", 3, "grid points on [−10, 10]"))
     ls = landscape_1d(fig1_tasks, alpha, n=n)
+    curves = maml_1d(fig1_tasks, w, alpha)
+    if not np.all(np.isfinite(curves)): raise ValueError(f"alpha={alpha!r} makes F, F′ or F″ overflow on [−10, 10]: pass a moderate alpha, e.g. alpha=0.4")
     fig, axs = plt.subplots(3, 1, sharex=True, figsize=(7, 6))
-    for ax, y, lab in zip(axs, maml_1d(fig1_tasks, w, alpha), ("F(w)", "F′(w)", "F″(w)")):
+    for ax, y, lab in zip(axs, curves, ("F(w)", "F′(w)", "F″(w)")):
         ax.plot(w, y, lw=0.6); ax.set_ylabel(lab)
         for a, b in ls.nonconvex: ax.axvspan(a, b, color="tab:red", alpha=0.15, lw=0)
     axs[2].axhline(0, color="k", lw=0.5); axs[2].set_xlabel("w")
@@ -124,6 +185,7 @@ def plot_fig1(alpha:float=0.4, # inner MAML step size α
 
 def fig1_row(ls) -> dict:
     "The Fig. 1 claim row (F non-convex although both tasks are strongly convex) from a Landscape."
+    if not isinstance(ls, Landscape): raise TypeError(f"ls must be a Landscape (plot_fig1(...)[1] or theory.landscape_1d); got {type(ls).__name__}")
     v = "holds" if ls.nonconvex else "does not hold"
     return dict(claim="Fig. 1: F non-convex although both tasks are 0.01-strongly convex and 2.01-smooth", paper="F″ < 0 somewhere",
                 verdict=v, seeds=1, holds_in=int(v == "holds"), kind="fig1",
@@ -139,13 +201,20 @@ LEGEND = ("\nHow to read it: the verdict is judged on the cost decrease in gradi
 
 def _variant_tables(res):
     out = []
-    for key, rows in res.get("claims_other", {}).items():
+    for key, rows in (res.get("claims_other") or {}).items():
         out += [f"\n### {key}\n", claims_markdown(rows)]
     return out
 
 def results_markdown(res:dict, # a results dict (as written to results.json)
                     ) -> str: # the text of results.md
     "results.md: the seed-aggregated claims table first, then the variants, ε₀ rules, switch steps and choices."
+    _check_res(res, ("seeds", "rule", "files", "versions"))
+    for name, L in (res.get("eps0_landing") or {}).items():
+        if not isinstance(L, dict) or any(not isinstance(L.get(k), dict) or {"eps0", "own", "true", "switch"} - set(L[k]) for k in ("auto (as run)", "fixed_point", "fraction")):
+            raise ValueError(f"eps0_landing[{name!r}] must be an experiments.eps0_landing output (rules auto (as run), fixed_point, fraction, "
+                             "each with eps0, own, true, switch)")
+    if res.get("run_cost") and (not isinstance(res["run_cost"], dict) or {"cpu_seconds", "tasks"} - set(res["run_cost"])):
+        raise ValueError(f"run_cost must be a dict with keys cpu_seconds, tasks; got {res['run_cost']!r:.80}")
     md = ["# bimaml_nb reproduction\n"]
     if res.get("quick"): md.append("**Quick mode** (`--quick`): 2 CPU-time pairs per seed and a coarse Fig. 1 grid; a check of the machinery, not numbers to cite.\n")
     md += ["## Claims\n", claims_table(res), LEGEND] if res.get("claims") else []
@@ -165,7 +234,7 @@ def results_markdown(res:dict, # a results dict (as written to results.json)
             for rule, steps in by_rule.items(): md.append(f"| {name} | {rule} | {', '.join(str(s) for s in steps)} |")
     if res.get("sinusoid_table"): md += ["\n## Sinusoid regression at one budget (K-step MAML on an MLP)\n", res["sinusoid_table"]]
     if res.get("finn_table"): md += ["\n## Sinusoid regression, Finn et al.'s protocol\n", res["finn_table"]]
-    md += ["\n## Choices (first seed)\n"] + [f"- {n}: {json.dumps(plain(c), ensure_ascii=False)}" for n, c in res.get("choices", {}).items()]
+    md += ["\n## Choices (first seed)\n"] + [f"- {n}: {json.dumps(plain(c), ensure_ascii=False)}" for n, c in (res.get("choices") or {}).items()]
     md += [f"\nFiles: {', '.join(res['files'])}. Versions: {json.dumps(res['versions'])}."]
     if res.get("run_cost"): md.append(f"This run cost {res['run_cost']['cpu_seconds']:.0f} CPU seconds ({res['run_cost']['tasks']} tasks).")
     return "\n".join(md) + "\n"

@@ -23,6 +23,8 @@ FINN_HELP = ("finn, Finn et al.'s sinusoid protocol: 4 methods × K = 5, 10 shot
 
 MAX_SEEDS = 1000  # at most this many seeds in one run (each costs seconds of CPU and a record in results.json)
 
+def _digits(s): return s.strip().isascii() and s.strip().isdigit()  # "0"–"9" only: str.isdigit also accepts "²"
+
 def parse_seeds(text:str, # "4", "0-9" or "0,2,5" (ranges inclusive)
                ) -> list: # sorted distinct seeds
     "Seeds from a command-line spec (at most MAX_SEEDS of them); raises argparse.ArgumentTypeError on anything else."
@@ -30,7 +32,7 @@ def parse_seeds(text:str, # "4", "0-9" or "0,2,5" (ranges inclusive)
     try:
         for part in str(text).split(","):
             a, dash, b = part.strip().partition("-")
-            if not a.strip().isdigit() or (dash and not b.strip().isdigit()): raise ValueError
+            if not _digits(a) or (dash and not _digits(b)): raise ValueError
             lo, hi = int(a), int(b) if dash else int(a)
             if hi < lo or hi - lo + 1 > MAX_SEEDS: raise ValueError
             seeds.update(range(lo, hi + 1))
@@ -42,7 +44,7 @@ def parse_seeds(text:str, # "4", "0-9" or "0,2,5" (ranges inclusive)
 
 def _one_seed(text:str) -> list:
     "One seed, for --seed; a range or list is refused (use --seeds)."
-    if not str(text).strip().isdigit(): raise argparse.ArgumentTypeError(f"--seed takes one integer >= 0 (use --seeds for ranges); got {text!r}")
+    if not _digits(str(text)): raise argparse.ArgumentTypeError(f"--seed takes one integer >= 0 (use --seeds for ranges); got {text!r}")
     return [int(text)]
 
 # %% ../nbs/11_cli.ipynb #6eea1754
@@ -286,7 +288,10 @@ def _writable(out):
 def main(argv:list|None=None, # command-line arguments; None: sys.argv[1:]
         ):
     "Entry point of the `bimaml-nb` command."
-    p = _parser(); a = p.parse_args(argv)
+    p = _parser()
+    if argv is not None and not (isinstance(argv, (list, tuple)) and all(isinstance(x, str) for x in argv)):
+        p.error(f"argv must be a list of str, e.g. ['reproduce', '--quick']; got {argv!r}")
+    a = p.parse_args(argv)
     if not str(a.out).strip(): p.error("--out must name a folder; got an empty string")
     if not _writable(a.out): p.error(f"--out {a.out!r} is not a writable folder: choose another with --out DIR")
     if not (a.jobs == -1 or 1 <= a.jobs <= 64): p.error(f"--jobs must be a number of worker processes from 1 to 64, or -1 for one per core; got {a.jobs}")

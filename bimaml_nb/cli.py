@@ -19,7 +19,7 @@ OUTPUTS = ("fig1.png", "fig2.png", "eps0.png", "sinusoid.png", "results.json", "
 log = logging.getLogger("bimaml_nb")  # stage messages of a run (the command line shows them on stderr unless --quiet)
 
 FINN_HELP = ("finn, Finn et al.'s sinusoid protocol: 4 methods × K = 5, 10 shots per seed, each 70,000 meta-iterations, "
-             "about 1.5 min of CPU per run on this project's machine (3 seeds: 24 runs, about 20 min on 2 cores)")
+             "36 to 98 s of CPU per run on this project's 2-core machine (--seeds 0-2: 24 runs, 25 min of CPU)")
 
 MAX_SEEDS = 1000  # at most this many seeds in one run (each costs seconds of CPU and a record in results.json)
 

@@ -175,3 +175,24 @@ def test_finn_protocol_constants_and_runs():
     res = dict(settings=dict(S.FINN, **kw, seeds=[1], shots=[5]), runs=[ma, pre])
     table = S.finn_markdown(res)
     assert f"| MAML | {ma['mean'][0]:.3f} ± {ma['ci95'][0]:.3f} |" in table and "| pretrained |" in table and "anchor" not in table
+
+def test_finn_table_and_prose_are_the_committed_record():
+    "The full-protocol table the sinusoid chapter prints is finn_markdown of nbs/images/finn.json, and its prose numbers are that record's."
+    import json, nbformat
+    from pathlib import Path
+    from bimaml_nb import sinusoid as S
+    root = Path(__file__).parent.parent
+    rec = json.loads((root / "nbs" / "images" / "finn.json").read_text())
+    assert rec["settings"] == dict(S.FINN, seeds=[0, 1, 2], shots=[5, 10], quick=False) and len(rec["runs"]) == 24
+    nb = nbformat.read(root / "nbs" / "10_sinusoid.ipynb", 4)
+    cell = next(c for c in nb.cells if c.source.startswith("#| full\nimport json"))
+    assert cell.outputs[0]["text"] == S.finn_markdown(rec) + "\n"
+    F = {(r["shots"], r["method"]): r for r in S.summarise_finn(rec)}
+    prose = next(c.source for c in nb.cells if c.source.startswith("**What the protocol shows**"))
+    for k, m, j in ((10, "MAML", 1), (10, "MAML", 2), (10, "FO-MAML", 1), (5, "FO-MAML", 1), (5, "MAML", 1)):
+        assert f"{F[k, m]['mean'][j]:.3f}" in prose, (k, m, j)
+    assert f"{F[10, 'MAML']['lo'][1]:.3f}–{F[10, 'MAML']['hi'][1]:.3f}" in prose
+    eps0 = [r["eps0_used"] for r in rec["runs"] if r["method"] == "BI-MAML"]
+    assert f"{min(eps0):.0f} to {max(eps0):.0f}" in prose and all(r["switch"] == 0 for r in rec["runs"] if r["method"] == "BI-MAML")
+    two = sum(r["cpu_seconds"] for r in rec["runs"] if r["shots"] == 10 and r["method"] in ("MAML", "FO-MAML"))
+    assert f"{two / 60:.1f} min" in next(c.source for c in nb.cells if c.source.startswith("**The measurement.** The full protocol"))

@@ -17,7 +17,7 @@ from .oracles import (TaskPool, OracleCounter, draw_tasks, GRAD_F_ORDERS, check_
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'FAST_ACTIVATIONS', 'LOSS_KINDS', 'PROTOCOL', 'MLP', 'FastMLP', 'model_loss', 'KStepPool', 'unrolled_F',
-           'TaskDistribution']
+           'TaskDistribution', 'adapt']
 
 # %% ../nbs/09_kstep.ipynb #51704882
 ACTIVATIONS = {"relu": lambda z: anp.maximum(z, 0.0), "tanh": anp.tanh, "softplus": lambda z: anp.logaddexp(0.0, z)}
@@ -597,6 +597,20 @@ def adapted_losses(self:KStepPool, w:np.ndarray, # meta-learned point, shape (d,
         out.append(self._Sq(U))
         if j < steps: U = U - alpha * self._Gs(U)
     return check_out(np.array(out), "an adapted query loss (the adaptation overflowed)")
+
+# %% ../nbs/09_kstep.ipynb #5ff0b107
+def adapt(pool, # a KStepPool (adapts on its support data) or a TaskPool
+          w:np.ndarray, # meta-learned point, shape (d,)
+          alpha:float, # inner step size α ≥ 0
+          steps:int=1, # inner gradient steps K ≥ 0
+         ) -> np.ndarray: # u_i^K in row i, shape (M, d)
+    "Every task's parameters after K inner gradient steps from w on its own (support) loss (uncounted)."
+    if not isinstance(pool, (KStepPool, TaskPool)): raise TypeError(f"pool must be a KStepPool or a TaskPool; got {type(pool).__name__}")
+    w, alpha, steps = pool.check_w(w), check_alpha(alpha), check_int(steps, "steps", 0, "inner gradient steps")
+    grads = pool._Gs if isinstance(pool, KStepPool) else pool._engine.grads
+    U = np.repeat(w[None], pool.M, axis=0)
+    for _ in range(steps): U = U - alpha * grads(U)
+    return check_out(U, "an adapted point (the inner steps overflowed)")
 
 # %% ../nbs/09_kstep.ipynb #d23b12b2
 document(globals())

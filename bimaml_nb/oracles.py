@@ -15,11 +15,10 @@ from autograd import grad, hessian, make_vjp, elementwise_grad
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['squared_loss', 'HVP_COST', 'GRAD_F_COST', 'GRAD_F_COSTS', 'HVP_F_COST', 'GRAD_F_ORDERS', 'check_alpha',
-           'check_positive', 'check_int', 'check_finite', 'check_p', 'check_real', 'check_rng', 'NonFinite',
-           'check_out', 'predict', 'PredictionLoss', 'hinge_loss', 'logistic_loss', 'squared_hinge_loss',
-           'OracleCounter', 'TaskPool', 'draw_tasks', 'least_squares_moments', 'maml_quadratic', 'central_difference',
-           'document']
+__all__ = ['squared_loss', 'hinge_loss', 'logistic_loss', 'squared_hinge_loss', 'HVP_COST', 'GRAD_F_COST', 'GRAD_F_COSTS',
+           'HVP_F_COST', 'GRAD_F_ORDERS', 'check_alpha', 'check_positive', 'check_int', 'check_finite', 'check_p',
+           'check_real', 'check_rng', 'NonFinite', 'check_out', 'predict', 'PredictionLoss', 'OracleCounter',
+           'TaskPool', 'draw_tasks', 'least_squares_moments', 'maml_quadratic', 'central_difference', 'document']
 
 # %% ../nbs/00_oracles.ipynb #31c38796
 def _real(x, name, meaning):
@@ -165,9 +164,11 @@ class PredictionLoss:
         self.d12 = d12 or (lambda z, y: (self.d1(z, y), self.d2(z, y)))
         self.d3 = d3 or elementwise_grad(self.d2)
 
-    def __call__(self, w, X, y):
-        "Per-sample losses (..., n) at weights w (d,) or (..., d): an ordinary loss(w, X, y) in autograd.numpy."
-        return self.ell(predict(X, w), y) + _ridge(w, self.l2)
+    def __call__(self, *args):
+        "loss(w, X, y): per-sample losses (..., n) at weights w (d,) or (..., d), in autograd.numpy; loss(l2): this loss with ridge weight l2."
+        if len(args) == 3: w, X, y = args; return self.ell(predict(X, w), y) + _ridge(w, self.l2)
+        if len(args) <= 1: return self.ridge(args[0] if args else self.l2)
+        raise TypeError(f"{self!r} takes (w, X, y) for per-sample losses, or (l2) for its ridge variant; got {len(args)} arguments")
     def __repr__(self): return f"{self.name}_loss(l2={self.l2:g})"
 
 # %% ../nbs/00_oracles.ipynb #c8d51a2e
@@ -202,26 +203,18 @@ def _logistic_d1(z, y):
     return -y * np.where(m > 0, e * q, q)
 
 # %% ../nbs/00_oracles.ipynb #ccd68b13
-def hinge_loss(l2:float=0.0, # ridge weight λ ≥ 0
-              ) -> PredictionLoss: # per-sample loss (w, X, y) -> (..., n)
-    "Per-sample hinge loss $\\max(0, 1 - y\\,x^\\top w) + \\frac{\\lambda}{2}\\|w\\|^2$ for labels ±1."
-    return PredictionLoss(lambda z, y: anp.maximum(0.0, 1.0 - y * z), lambda z, y: -y * _step(1.0 - y * z),
-                          lambda z, y: 0.0, l2, "hinge", d3=lambda z, y: 0.0, labels="pm1")
+hinge_loss = PredictionLoss(lambda z, y: anp.maximum(0.0, 1.0 - y * z), lambda z, y: -y * _step(1.0 - y * z),
+                            lambda z, y: 0.0, 0.0, "hinge", d3=lambda z, y: 0.0, labels="pm1")  # max(0, 1 − y xᵀw), labels ±1
 
 # %% ../nbs/00_oracles.ipynb #b76d0ce9
-def logistic_loss(l2:float=0.0, # ridge weight λ ≥ 0
-                 ) -> PredictionLoss: # per-sample loss (w, X, y) -> (..., n)
-    "Per-sample logistic loss $\\log(1 + e^{-y\\,x^\\top w}) + \\frac{\\lambda}{2}\\|w\\|^2$ for labels ±1."
-    return PredictionLoss(lambda z, y: anp.logaddexp(0.0, -y * z), _logistic_d1,
-                          lambda z, y: _logistic_d12(z, y)[1], l2, "logistic", _logistic_d12, _logistic_d3, labels="pm1")
+logistic_loss = PredictionLoss(lambda z, y: anp.logaddexp(0.0, -y * z), _logistic_d1, lambda z, y: _logistic_d12(z, y)[1], 0.0,
+                               "logistic", _logistic_d12, _logistic_d3, labels="pm1")  # log(1 + exp(−y xᵀw)), labels ±1
 
 # %% ../nbs/00_oracles.ipynb #80eed872
-def squared_hinge_loss(l2:float=0.0, # ridge weight λ ≥ 0
-                      ) -> PredictionLoss: # per-sample loss (w, X, y) -> (..., n)
-    "Per-sample squared hinge loss $\\tfrac12\\max(0, 1 - y\\,x^\\top w)^2 + \\frac{\\lambda}{2}\\|w\\|^2$ for labels ±1."
-    def d2(z, y): s = _step(1.0 - y * z); return y * y * s * s
-    return PredictionLoss(lambda z, y: 0.5 * anp.maximum(0.0, 1.0 - y * z) ** 2,
-                          lambda z, y: -y * np.maximum(0.0, 1.0 - y * z), d2, l2, "squared_hinge", d3=lambda z, y: 0.0, labels="pm1")
+def _sq_hinge_d2(z, y): s = _step(1.0 - y * z); return y * y * s * s
+
+squared_hinge_loss = PredictionLoss(lambda z, y: 0.5 * anp.maximum(0.0, 1.0 - y * z) ** 2, lambda z, y: -y * np.maximum(0.0, 1.0 - y * z),
+                                    _sq_hinge_d2, 0.0, "squared_hinge", d3=lambda z, y: 0.0, labels="pm1")  # ½max(0, 1 − y xᵀw)², labels ±1
 
 # %% ../nbs/00_oracles.ipynb #e84d103f
 HVP_COST = 1.0  # gradient-equivalents charged for one Hessian-vector product
@@ -544,8 +537,6 @@ def from_data(cls:TaskPool,
              ) -> TaskPool:
     "A pool of M data tasks sharing one per-sample loss; task i's loss is its mean over the task's samples."
     if not callable(loss): raise TypeError(f"loss must be a per-sample loss(w, X, y), e.g. squared_loss or logistic_loss(0.1); got {loss!r}")
-    if loss in (hinge_loss, logistic_loss, squared_hinge_loss):
-        raise TypeError(f"loss is the loss factory {loss.__name__}: call it, e.g. loss={loss.__name__}() or {loss.__name__}(0.01) for a ridge weight")
     X, y, omega = _task_arrays(X, y)
     M, d = X.shape[0], X.shape[2]
     if getattr(loss, "labels", None) == "pm1" and not np.all(np.isin(y[omega > 0], (-1.0, 1.0))):

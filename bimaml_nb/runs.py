@@ -54,6 +54,21 @@ class Result:
         "True if the run converged."
         return self.status == "converged"
 
+    @property
+    def x(self) -> np.ndarray:
+        "The final iterate, as scipy's OptimizeResult names it (the same as `w`)."
+        return self.w
+
+    @property
+    def fun(self) -> float:
+        "F at the final iterate, as scipy's OptimizeResult names it."
+        return float(self.F[-1])
+
+    @property
+    def nit(self) -> int:
+        "Steps taken, as scipy's OptimizeResult names it (the same as `steps`)."
+        return self.steps
+
     def __repr__(self):
         sw = "" if self.switch is None else f", switch at {self.switch:g}"
         return (f"Result({self.method}: {self.status} after {self.steps} steps ({len(self.t)} rows), F={self.F[-1]:.6g}, "

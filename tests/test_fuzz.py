@@ -538,7 +538,7 @@ def test_oracles_from_functions(which, v):
 @FUZZ
 @given(fn=st.sampled_from([oracles.check_alpha, oracles.hinge_loss, oracles.logistic_loss, oracles.squared_hinge_loss]), v=bad)
 def test_oracles_scalar_checks(fn, v):
-    outcome(f"oracles.{fn.__name__}", fn, v, mine=False, names=("alpha", "l2"), valid=lambda out: True)
+    outcome(f"oracles.{getattr(fn, '__name__', None) or fn.name + '_loss'}", fn, v, mine=False, names=("alpha", "l2"), valid=lambda out: True)
 
 
 KNOWN_ORACLE_GAPS = "not fixed yet: "

@@ -196,3 +196,21 @@ def test_finn_table_and_prose_are_the_committed_record():
     assert f"{min(eps0):.0f} to {max(eps0):.0f}" in prose and all(r["switch"] == 0 for r in rec["runs"] if r["method"] == "BI-MAML")
     two = sum(r["cpu_seconds"] for r in rec["runs"] if r["shots"] == 10 and r["method"] in ("MAML", "FO-MAML"))
     assert f"{two / 60:.1f} min" in next(c.source for c in nb.cells if c.source.startswith("**The measurement.** The full protocol"))
+
+def test_adapt_gives_the_points_F_evaluates():
+    from bimaml_nb.kstep import adapt
+    from bimaml_nb.oracles import TaskPool, squared_loss
+    rng = np.random.default_rng(3); X, y, w = rng.normal(size=(4, 6, 3)), rng.normal(size=(4, 6)), rng.normal(size=3)
+    P = TaskPool.from_data(squared_loss, X, y)
+    U = adapt(P, w, 0.2)
+    G = np.einsum("mnd,mn->md", X, np.einsum("mnd,d->mn", X, w) - y) / 6  # ∇f_i(w) of ½-squared loss, by hand
+    np.testing.assert_allclose(U, w - 0.2 * G, rtol=1e-12)
+    np.testing.assert_allclose(np.mean([0.5 * np.mean((X[i] @ U[i] - y[i]) ** 2) for i in range(4)]), P.F(w, 0.2), rtol=1e-12)
+    K3 = KStepPool(squared_loss, X, y, K=3)
+    np.testing.assert_allclose(K3._Sq(adapt(K3, w, 0.2, 3)) @ K3.p, K3.F(w, 0.2), rtol=1e-12)
+
+def test_result_reads_like_scipys_optimize_result():
+    from bimaml_nb.data import synthetic_regression
+    from bimaml_nb.algorithms import maml
+    ex = synthetic_regression(); r = maml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=7)
+    assert np.array_equal(r.x, r.iterates[-1]) and r.fun == r.F[-1] and r.nit == r.steps == 7 and r.success is False

@@ -234,7 +234,13 @@ def test_sample_refuses_a_legacy_random_state():
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator or an integer seed"): P.sample(2, np.random.RandomState(0))
     assert np.array_equal(P.sample(2, 3).tasks, P.sample(2, np.random.default_rng(3)).tasks)
 
-def test_a_loss_factory_passed_uncalled_names_the_fix():
+def test_every_shipped_loss_is_one_kind_of_object_called_for_its_ridge_variant():
     from bimaml_nb import oracles
-    for make in (oracles.hinge_loss, oracles.logistic_loss, oracles.squared_hinge_loss):
-        with pytest.raises(TypeError, match=f"call it, e.g. loss={make.__name__}\\(\\)"): oracles.TaskPool.from_data(make, np.ones((2, 3, 2)), np.ones((2, 3)))
+    rng = np.random.default_rng(0); X, y = rng.normal(size=(2, 5, 3)), np.sign(rng.normal(size=(2, 5))); w = rng.normal(size=3)
+    for loss in (oracles.squared_loss, oracles.hinge_loss, oracles.logistic_loss, oracles.squared_hinge_loss):
+        assert isinstance(loss, oracles.PredictionLoss) and loss.l2 == 0.0
+        a = oracles.TaskPool.from_data(loss, X, y); b = oracles.TaskPool.from_data(loss(), X, y); c = oracles.TaskPool.from_data(loss(0.3), X, y)
+        assert a.f(w) == b.f(w) and np.isclose(c.f(w) - a.f(w), 0.15 * w @ w)  # λ/2‖w‖² once per task mean
+        np.testing.assert_allclose(c.grad_f(w) - a.grad_f(w), 0.3 * w, rtol=1e-12)
+    with pytest.raises(TypeError, match="takes \\(w, X, y\\)"): oracles.hinge_loss(1, 2)
+    with pytest.raises(ValueError, match="l2 must be"): oracles.logistic_loss(-1.0)

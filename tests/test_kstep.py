@@ -214,3 +214,11 @@ def test_result_reads_like_scipys_optimize_result():
     from bimaml_nb.algorithms import maml
     ex = synthetic_regression(); r = maml(ex.pool, ex.w0, ex.alpha, ex.beta, max_iter=7)
     assert np.array_equal(r.x, r.iterates[-1]) and r.fun == r.F[-1] and r.nit == r.steps == 7 and r.success is False
+
+def test_readme_shows_the_committed_finn_table():
+    import json
+    from pathlib import Path
+    from bimaml_nb.sinusoid import finn_markdown
+    root = Path(__file__).parent.parent
+    k10 = finn_markdown(json.loads((root / "nbs" / "images" / "finn.json").read_text())).split("\n\n")[-1].strip()
+    assert k10.startswith("| method |") and k10 in (root / "README.md").read_text()

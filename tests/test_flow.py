@@ -1,0 +1,63 @@
+"""The inner loop as gradient flow: closed forms on least squares, first-order convergence of K-step MAML, the adjoint against finite differences, iMAML's closed form, flat memory."""
+import tracemalloc
+import numpy as np
+import pytest
+from scipy.linalg import expm
+from bimaml_nb.oracles import squared_loss, NonFinite
+from bimaml_nb.kstep import KStepPool, MLP, model_loss
+from bimaml_nb.flow import FlowPool, imaml_grad
+
+def _lsq(seed, M=3, n=9, d=3):
+    r = np.random.default_rng(seed)
+    X, Xq, y, yq = r.normal(size=(M, n, d)), r.normal(size=(M, n, d)), r.normal(size=(M, n)), r.normal(size=(M, n))
+    A = np.einsum("mni,mnj->mij", X, X) / n; b = np.einsum("mni,mn->mi", X, y) / n
+    Aq = np.einsum("mni,mnj->mij", Xq, Xq) / n; bq = np.einsum("mni,mn->mi", Xq, yq) / n
+    return KStepPool(squared_loss, X, y, Xq, yq), A, b, Aq, bq, r.normal(size=d)
+
+@pytest.mark.parametrize("seed, T", [(0, 0.3), (1, 1.5), (2, 0.0)])
+def test_flow_meta_gradient_and_time_derivative_match_the_matrix_exponential(seed, T):
+    kp, A, b, Aq, bq, w = _lsq(seed); fp = FlowPool(kp)
+    c = np.linalg.solve(A, b[..., None])[..., 0]; E = np.stack([expm(-T * a) for a in A])
+    U = c + np.einsum("mij,mj->mi", E, w - c)
+    gq = np.einsum("mij,mj->mi", Aq, U) - bq
+    np.testing.assert_allclose(fp.flow(w, T), U, atol=1e-10)
+    np.testing.assert_allclose(fp.grad_F(w, T), np.einsum("mij,mj->mi", E, gq).mean(0), atol=1e-10)
+    np.testing.assert_allclose(fp.grad_F(w, T, "first"), gq.mean(0), atol=1e-10)
+    np.testing.assert_allclose(fp.grad_T(w, T), -np.mean(np.einsum("mi,mi->m", gq, np.einsum("mij,mj->mi", A, U) - b)), atol=1e-10)
+    F, g, gf = fp.F_grads(w, T)
+    assert np.isclose(F, fp.F(w, T), rtol=1e-12) and np.allclose(g, fp.grad_F(w, T), atol=1e-12)
+
+def test_k_step_maml_converges_to_the_flow_at_first_order():
+    kp, A, b, Aq, bq, w = _lsq(5); fp = FlowPool(kp); T = 0.8
+    err = [np.abs(KStepPool(squared_loss, kp.X, kp.y, kp.Xq, kp.yq, K=K).grad_F(w, T / K) - fp.grad_F(w, T)).max() for K in (20, 200)]
+    assert 8 < err[0] / err[1] < 12  # O(α): ten times more steps, ten times less error
+
+def test_adjoint_is_the_derivative_of_F_T_on_a_network_and_memory_is_flat_in_T():
+    from bimaml_nb.sinusoid import draw_sinusoid
+    net = MLP((1, 10, 10, 1), "tanh"); fp = FlowPool(KStepPool(model_loss(net), *draw_sinusoid(3, np.random.default_rng(0), 5, 5)))
+    w = net.init(np.random.default_rng(1)); g = fp.grad_F(w, 0.4)
+    v = np.random.default_rng(2).normal(size=net.n_params); v /= np.linalg.norm(v)
+    fd = (fp.F(w + 1e-5 * v, 0.4) - fp.F(w - 1e-5 * v, 0.4)) / 2e-5
+    assert abs(fd - g @ v) < 1e-6 * max(1.0, abs(fd))
+    def peak(T):
+        tracemalloc.start(); fp.grad_F(w, T); p = tracemalloc.get_traced_memory()[1]; tracemalloc.stop(); return p
+    mem = [peak(T) for T in (0.01, 1.0)]
+    assert mem[1] < 1.5 * mem[0], mem
+
+def test_imaml_matches_its_closed_form_and_the_flow_for_a_short_time():
+    kp, A, b, Aq, bq, w = _lsq(3); lam = 4.0; I = np.eye(3)
+    Us = np.linalg.solve(A + lam * I, (b + lam * w)[..., None])[..., 0]
+    G = np.einsum("mij,mj->mi", lam * np.linalg.inv(A + lam * I), np.einsum("mij,mj->mi", Aq, Us) - bq).mean(0)
+    F, g, U = imaml_grad(kp, w, lam)
+    np.testing.assert_allclose(U, Us, atol=1e-9); np.testing.assert_allclose(g, G, atol=1e-9)
+    assert np.abs(imaml_grad(kp, w, 1e4)[1] - FlowPool(kp).grad_F(w, 1e-4)).max() < 1e-6
+
+def test_flow_pool_refuses_bad_input_by_name():
+    kp, *_ , w = _lsq(0)
+    fp = FlowPool(kp)
+    for call, says in ((lambda: FlowPool(None), "pool must be a KStepPool"), (lambda: FlowPool(kp, rtol=0), "rtol must be"),
+                       (lambda: fp.F(w, -1.0), "alpha"), (lambda: fp.grad_F(w, 0.1, "hessian_free"), "order must be 'exact' or 'first'"),
+                       (lambda: fp.flow(np.ones(5), 0.1), "w must have shape"), (lambda: imaml_grad(kp, w, 0.0), "lam must be"),
+                       (lambda: imaml_grad(None, w, 1.0), "pool must be a KStepPool")):
+        with pytest.raises((TypeError, ValueError), match=says): call()
+    with pytest.raises(NonFinite): fp.F(np.full(3, 1e200), 1.0)

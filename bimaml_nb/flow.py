@@ -13,7 +13,7 @@ from .oracles import check_alpha, check_positive, check_int, check_out, document
 from .kstep import KStepPool
 
 # %% auto #0
-__all__ = ['FlowPool', 'imaml_grad']
+__all__ = ['MAX_SOLVER_STEPS', 'FlowPool', 'imaml_grad']
 
 # %% ../nbs/13_flow.ipynb #1a285986
 class FlowPool:
@@ -38,14 +38,21 @@ class FlowPool:
     def hess_f(self, w): return self.pool.hess_f(w)
 
 # %% ../nbs/13_flow.ipynb #14f96052
+MAX_SOLVER_STEPS = 20_000  # a flow needing more accepted steps is too stiff at this point (huge w or T): an error, not a hang
+
 def _integrate(rhs, y0, t0, t1, rtol, atol):
     "y(t1) of ẏ = rhs(y) from y(t0) = y0 by DOP853, keeping only the current state (t1 < t0 integrates backwards)."
     if t1 == t0: return y0
-    s = DOP853(lambda t, y: rhs(y), t0, y0, t1, rtol=rtol, atol=atol)
-    while s.status == "running":
+    def field(t, y): return check_out(rhs(y), "the flow's field (an overflow at this w and alpha (T))")  # scipy loops forever on NaN
+    s = DOP853(field, t0, y0, t1, rtol=rtol, atol=atol)
+    for _ in range(MAX_SOLVER_STEPS):
+        if s.status != "running": break
         msg = s.step()
+        if not np.all(np.isfinite(s.y)): raise NonFinite("the flow's state is not finite at this w and alpha (T): pass a smaller T or a w where the losses are finite")
         if s.status == "failed":  # e.g. ReLU's kinks make the field non-smooth; backwards, the flow of u also expands errors
             raise NonFinite(f"the flow's ODE solver failed ({msg}): use a smooth activation (tanh, softplus), a looser rtol, or a shorter T")
+    else: raise NonFinite(f"the flow needs more than {MAX_SOLVER_STEPS} solver steps at this w and alpha (T): the field is too stiff here; "
+                          "pass a w nearer the data's scale, a shorter T or a looser rtol")
     return s.y
 
 @patch

@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 import bimaml_nb
-from bimaml_nb import theory as T, kstep as K, sinusoid as S, experiments as E, reports as R, cli as C, runs as RU, ode as O
+from bimaml_nb import theory as T, kstep as K, sinusoid as S, experiments as E, reports as R, cli as C, runs as RU, ode as O, flow as FL
 from bimaml_nb import algorithms as A, data as D
 from bimaml_nb.oracles import TaskPool, squared_loss, NonFinite
 
@@ -483,6 +483,17 @@ DEFECTS = [
     case("euler phase=3 accepted", lambda: O.euler(O.Field(QUAD, 0.1, 1.0), 3, 0.0, np.zeros(2), np.inf, 1e-6, h=0.1).step(), ("phase",), refuse=True),
     case("Field.grad phase=7 accepted", lambda: O.Field(QUAD, 0.1, 1.0).grad(7, np.zeros(2)), ("phase",), refuse=True),
     case("Field.grad y=list", lambda: O.Field(QUAD, 0.1, 1.0).grad(2, [0.0, 0.0]), ("y",)),
+    # ---- flow
+    *[case(f"FlowPool pool={v!r}", lambda v=v: FL.FlowPool(v), ("pool",)) for v in (None, QUAD, 3)],
+    *[case(f"FlowPool rtol={v!r}", lambda v=v: FL.FlowPool(KP, rtol=v), ("rtol",)) for v in (0.0, -1.0, np.nan, None, "a")],
+    *[case(f"FlowPool.F alpha={v!r}", lambda v=v: FL.FlowPool(KP).F(KW, v), ("alpha",)) for v in (-1.0, np.nan, np.inf, None, "a")],
+    *[case(f"FlowPool.F w={v!r:.20}", lambda v=v: FL.FlowPool(KP).F(v, 0.1), ("w",)) for v in (None, np.ones(1), np.full(len(KW), np.nan))],
+    case("FlowPool.F w=1e200 overflow", lambda: FL.FlowPool(KP).F(np.full(len(KW), 1e200), 0.1), ("w", "alpha")),
+    *[case(f"FlowPool.grad_F order={v!r}", lambda v=v: FL.FlowPool(KP).grad_F(KW, 0.1, v), ("order",)) for v in ("hessian_free", None, np.ones(2))],
+    case("FlowPool.grad_T T=-1", lambda: FL.FlowPool(KP).grad_T(KW, -1.0), ("alpha",)),
+    *[case(f"imaml_grad lam={v!r}", lambda v=v: FL.imaml_grad(KP, KW, v), ("lam",)) for v in (0.0, -1.0, np.nan, None)],
+    *[case(f"imaml_grad pool={v!r}", lambda v=v: FL.imaml_grad(v, KW, 1.0), ("pool",)) for v in (None, QUAD)],
+    *[case(f"imaml_grad max_inner={v!r}", lambda v=v: FL.imaml_grad(KP, KW, 1.0, max_inner=v), ("max_inner",)) for v in (0, 1.5, None)],
     # ---- runs
     *[case(f"Result.from_dict {k}={v!r}", lambda k=k, v=v: RU.Result.from_dict(dict(RK.to_dict(), **{k: v})), ("d",), refuse=True)
       for k, v in (("alpha", -1.0), ("alpha", "nan"), ("switch", "nan"))],

@@ -13,7 +13,7 @@ from autograd import elementwise_grad
 from sklearn.datasets import load_diabetes, make_classification
 
 from .oracles import (TaskPool, squared_loss, hinge_loss, logistic_loss, squared_hinge_loss, predict,
-                               least_squares_moments, maml_quadratic, check_int, check_finite)
+                               least_squares_moments, maml_quadratic, check_int, check_finite, check_rng)
 from .oracles import check_real
 
 # %% auto #0
@@ -72,10 +72,12 @@ def regression_loss(loss_scaling:str, # "mean": ½ mean of squared errors; "sum"
     def literal(w, X, y): return c * squared_loss(w, X, y)
     return literal
 
-def initial_point(w0:str, d:int, rng:np.random.Generator) -> np.ndarray:
+def initial_point(w0:str, # "normal" (N(0, I)) or "zeros"
+                  d:int, # the dimension
+                  rng:np.random.Generator|int, # a Generator, or an integer seed
+                 ) -> np.ndarray: # w0, shape (d,)
     "The initial point: N(0, I) from the generator, or zeros."
-    d = check_int(d, "d", 1, "the dimension")
-    if not isinstance(rng, np.random.Generator): raise TypeError(f"rng must be a numpy Generator; got {type(rng).__name__}")
+    d, rng = check_int(d, "d", 1, "the dimension"), check_rng(rng)
     return rng.normal(size=d) if _choice(w0, W0_CHOICES, "w0") == "normal" else np.zeros(d)
 
 # %% ../nbs/02_data.ipynb #dbd05287

@@ -11,9 +11,10 @@ from scipy.integrate import DOP853
 
 from .oracles import check_alpha, check_positive, check_int, check_out, document, NonFinite
 from .kstep import KStepPool
+from .runs import Stepper, Result, drive
 
 # %% auto #0
-__all__ = ['MAX_SOLVER_STEPS', 'FlowPool', 'imaml_grad']
+__all__ = ['MAX_SOLVER_STEPS', 'FlowPool', 'imaml_grad', 'LearnedT', 'learn_T']
 
 # %% ../nbs/13_flow.ipynb #1a285986
 class FlowPool:
@@ -166,6 +167,39 @@ def imaml_grad(pool:KStepPool, # support and query data
         P = R + (new / np.maximum(rs, 1e-300))[:, None] * P; rs = new
     pool.counter.add("value", pool.M)
     return float(pool.p @ pool._Sq(U)), check_out(pool.p @ V, "the iMAML meta-gradient"), U
+
+# %% ../nbs/13_flow.ipynb #f3ebd5e7
+class LearnedT(Stepper):
+    "Gradient descent on (w, T): w ← w − β∇_w F_T(w), T ← max(0, T − β_T ∂F_T/∂T)."
+    def __init__(self, pool:FlowPool, w0:np.ndarray, T0:float, beta:float, beta_T:float, eps:float):
+        if not isinstance(pool, FlowPool): raise TypeError(f"pool must be a FlowPool; got {type(pool).__name__}")
+        self.pool, self.w, self.T = pool, pool.check_w(w0, "w0"), check_alpha(T0)
+        self.beta, self.beta_T = check_positive(beta, "beta", "the step on w"), check_positive(beta_T, "beta_T", "the step on T")
+        self.eps, self.t, self.T_path = check_positive(eps, "eps", "the tolerance"), 0, [self.T]
+
+    def evaluate(self, record):
+        F, self.g, gf = self.pool.F_grads(self.w, self.T); self.gT = self.pool.grad_T(self.w, self.T)
+        return bool(np.linalg.norm(self.g) <= self.eps and abs(self.gT) <= self.eps), dict(F=F, grad_F=self.g, grad_f=gf)
+
+    def advance(self):
+        self.w, self.T, self.t = self.w - self.beta * self.g, max(0.0, self.T - self.beta_T * self.gT), self.t + 1
+        self.T_path.append(self.T)
+
+def learn_T(pool:FlowPool, # the tasks, with the flow as inner loop
+            w0:np.ndarray, # initial point, shape (d,)
+            T0:float, # initial flow time T ≥ 0
+            beta:float, # step size on w
+            beta_T:float, # step size on T
+            eps:float=1e-6, # stop when ‖∇_w F_T‖ and |∂F_T/∂T| are both at most eps
+            max_iter:int=1000, # budget of steps
+            **kwargs, # drive's options: record_every, timeout, progress, callback
+           ) -> Result: # F_T along the path; params["T_path"]: T at every step
+    "MAML with a learned adaptation time: gradient descent on (w, T) jointly, run by the package's driver."
+    s = LearnedT(pool, w0, T0, beta, beta_T, eps)
+    r = drive(s, pool, s.T, "MAML, learned T", check_int(max_iter, "max_iter", 0, "the step budget"),
+              params=dict(beta=beta, beta_T=beta_T, eps=eps, T0=s.T), **kwargs)
+    r.params["T_path"] = s.T_path
+    return r
 
 # %% ../nbs/13_flow.ipynb #e03e96f7
 document(globals())

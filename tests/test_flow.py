@@ -61,3 +61,15 @@ def test_flow_pool_refuses_bad_input_by_name():
                        (lambda: imaml_grad(None, w, 1.0), "pool must be a KStepPool")):
         with pytest.raises((TypeError, ValueError), match=says): call()
     with pytest.raises(NonFinite): fp.F(np.full(3, 1e200), 1.0)
+
+def test_learned_T_descends_F_on_w_and_T_and_records_the_path():
+    from bimaml_nb.flow import learn_T
+    kp, A, b, Aq, bq, w = _lsq(0, M=4, n=12)
+    fp = FlowPool(kp, rtol=1e-9, atol=1e-11)
+    r = learn_T(fp, np.zeros(3), 0.1, 0.2, 0.2, max_iter=20, record_every=1)
+    T = r.params["T_path"]; assert len(T) == 21 and T[0] == 0.1
+    w1, T1 = np.zeros(3), 0.1  # the same 20 steps by hand
+    for _ in range(20): g, gT = fp.grad_F(w1, T1), fp.grad_T(w1, T1); w1, T1 = w1 - 0.2 * g, max(0.0, T1 - 0.2 * gT)
+    np.testing.assert_allclose(r.w, w1, rtol=1e-9); assert abs(T[-1] - T1) < 1e-12
+    np.testing.assert_allclose(r.F[-1], fp.F(r.w, T[-1]), rtol=1e-10)  # rows record F at the current T
+    with pytest.raises(TypeError, match="pool must be a FlowPool"): learn_T(kp, np.zeros(3), 0.1, 0.2, 0.2)

@@ -207,9 +207,8 @@ def write(res:dict, # the results dict
     import matplotlib.pyplot as plt
     out = _folder(out)
     if not isinstance(figs, dict): raise TypeError(f"figs must be a dict of file name -> matplotlib figure; got {type(figs).__name__}")
-    need = ("files", "seeds", "rule", "claims", "versions")
-    if not isinstance(res, dict) or any(k not in res for k in need):
-        raise ValueError(f"res must be the results dict run() returns, with keys {need}; got " + (f"keys {sorted(res)}" if isinstance(res, dict) else type(res).__name__))
+    from bimaml_nb.oracles import check_keys
+    check_keys(res, ("files", "seeds", "rule", "claims", "versions"), "res", "the results dict run() returns")
     out.mkdir(parents=True, exist_ok=True); clean_partials(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=out)); (tmp / MARK).touch()
     try:

@@ -9,7 +9,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, check_int, check_real, check_finite, document
+from .oracles import TaskPool, PredictionLoss, hinge_loss, squared_hinge_loss, check_int, check_real, check_finite, check_keys, document
 from .runs import Result, drive
 from .data import Experiment, load_experiment
 from .algorithms import Descent, maml, bimaml, eps0_auto, fixed_point_eps0, fraction_eps0
@@ -209,9 +209,7 @@ _RUN_SUBKEYS = dict(status=("MAML", "BI-MAML"), F=("MAML", "BI-MAML"), start=("d
 
 def _check_run(run, keys:tuple):
     "run if it is a dict with the given keys (a paired_run output) of the right types, else an error naming the first gap."
-    if not isinstance(run, dict): raise TypeError(f"run must be a paired_run output (a dict with keys {', '.join(keys)}); got {type(run).__name__}")
-    missing = [k for k in keys if k not in run]
-    if missing: raise ValueError(f"run must be a paired_run output with keys {', '.join(keys)}; missing {missing[0]!r}")
+    check_keys(run, keys, "run", "a paired_run output")
     for k in [k for k in _RUN_TYPES if k in run]:
         sub = _RUN_SUBKEYS.get(k, ())
         if isinstance(run[k], bool) or not isinstance(run[k], _RUN_TYPES[k]) or any(x not in run[k] for x in sub):
@@ -361,9 +359,7 @@ def _check_records(records, rule, model):
     if model is not None and not isinstance(model, str): raise TypeError(f"model must be None or a modelling variant of MODELS, e.g. 'mse'; got {model!r:.80}")
     for r in records:
         keys = ("name", "runs", "matched") + (() if model is None else ("variants",))
-        if not isinstance(r, dict) or any(k not in r for k in keys):
-            raise ValueError(f"records must hold pool_record outputs with keys {', '.join(keys)}; "
-                             + (f"got {type(r).__name__}" if not isinstance(r, dict) else f"missing {next(k for k in keys if k not in r)!r}"))
+        check_keys(r, keys, "records", "a list of pool_record outputs")
         if not isinstance(r["matched"], dict) or "step" not in r["matched"]:
             raise ValueError(f"records' 'matched' must be a matched_switch output (a dict with key 'step'); got {r['matched']!r:.80}")
         runs = r["runs"] if model is None else (r["variants"] if isinstance(r["variants"], dict) else {}).get(model)
@@ -463,9 +459,7 @@ def _check_table(rows, need:tuple=()):
     "rows if it is a step_size_free_table (dicts of _TABLE_KEYS) with a row of each method in need, else an error naming the gap."
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
         raise TypeError(f"rows must be a step_size_free_table (a list of dicts); got {rows!r:.80}")
-    for r in rows:
-        missing = [k for k in _TABLE_KEYS if k not in r]
-        if missing: raise ValueError(f"rows must be a step_size_free_table with keys {', '.join(_TABLE_KEYS)}; missing {missing[0]!r}")
+    for r in rows: check_keys(r, _TABLE_KEYS, "rows", "a step_size_free_table")
     for m in need:
         if not any(r["method"] == m for r in rows): raise ValueError(f"rows must hold a {m} row: pass a step_size_free_table that ran {m}")
     return rows

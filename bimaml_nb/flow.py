@@ -89,6 +89,13 @@ def _adjoint(self:FlowPool, U, A, T):
     return y[:M * d].reshape(M, d), y[M * d:].reshape(M, d)
 
 @patch
+def _rows(self:FlowPool, w, T, order):
+    "u_i(T) and each task's meta-gradient row: S_i(T)ᵀ∇f_i^q(u_i(T)) by the adjoint (exact), or ∇f_i^q(u_i(T)) (first)."
+    U = self.flow(w, T); self.counter.add("grad", self.M)
+    A = self.pool._Gq(U)
+    return U, (self._adjoint(U, A, T)[1] if order == "exact" else A)
+
+@patch
 def grad_F(self:FlowPool, w:np.ndarray, # point, shape (d,)
            alpha:float, # the flow time T ≥ 0
            order:str="exact", # "exact" (adjoint method) or "first" (the query gradient at u(T), Jacobian dropped)
@@ -97,16 +104,12 @@ def grad_F(self:FlowPool, w:np.ndarray, # point, shape (d,)
     "The meta-gradient of F_T: exact by the adjoint method (memory independent of T), or first-order."
     if not (isinstance(order, str) and order in ("exact", "first")):
         raise ValueError(f"order must be 'exact' or 'first' for a FlowPool (it has no Hessian-free variant); got {order!r}")
-    U = self.flow(w, alpha); self.counter.add("grad", self.M)
-    A = self.pool._Gq(U)
-    if order == "exact": A = self._adjoint(U, A, alpha)[1]
-    return check_out(self.p @ A, "∇F_T(w)")
+    return check_out(self.p @ self._rows(w, alpha, order)[1], "∇F_T(w)")
 
 @patch
 def F_grads(self:FlowPool, w:np.ndarray, alpha:float) -> tuple:
     "F_T, its exact meta-gradient and ∇f, as a run records them."
-    U = self.flow(w, alpha); self.counter.add("grad", self.M); self.counter.add("value", self.M)
-    A = self._adjoint(U, self.pool._Gq(U), alpha)[1]
+    U, A = self._rows(w, alpha, "exact"); self.counter.add("value", self.M)
     return float(check_out(self.p @ self.pool._Sq(U), "F_T(w)")), check_out(self.p @ A, "∇F_T(w)"), self.pool.grad_f(w)
 
 @patch

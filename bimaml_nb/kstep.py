@@ -173,9 +173,10 @@ def _hvp(self:FastMLP, Ws, hs, ds, gs, V, out):
 def values(self:FastMLP, W:np.ndarray, # parameters, one row per task (M, d), or one shared vector (d,)
            X:np.ndarray, # inputs (M, n, p)
            y:np.ndarray, # targets (M, n)
+           Xa:np.ndarray|None=None, # X with its ones column, if already made
           ) -> np.ndarray: # task losses f_i(W_i), shape (M,)
     "Every task's mean loss."
-    return self._loss(self.blocks(W), _augment(X), y)[0]
+    return self._loss(self.blocks(W), _augment(X) if Xa is None else Xa, y)[0]
 
 @patch
 def grads_and_hvp(self:FastMLP, W:np.ndarray, # parameters (M, d), or shared (d,)
@@ -191,15 +192,16 @@ def grads_and_hvp(self:FastMLP, W:np.ndarray, # parameters (M, d), or shared (d,
     return G, hvp
 
 @patch
-def grads(self:FastMLP, W:np.ndarray, X:np.ndarray, y:np.ndarray) -> np.ndarray:
+def grads(self:FastMLP, W:np.ndarray, X:np.ndarray, y:np.ndarray, Xa:np.ndarray|None=None) -> np.ndarray:
     "Every task's gradient, shape (M, d)."
-    return self.grads_and_hvp(W, X, y)[0]
+    return self.grads_and_hvp(W, X, y, Xa)[0]
 
 @patch
 def hvps(self:FastMLP, W:np.ndarray, X:np.ndarray, y:np.ndarray, V:np.ndarray, # directions, one per task (M, d)
+         Xa:np.ndarray|None=None, # X with its ones column, if already made
         ) -> np.ndarray: # H_i(W_i) V_i, shape (M, d)
     "Every task's Hessian-vector product with its own direction."
-    return self.grads_and_hvp(W, X, y)[1](V)
+    return self.grads_and_hvp(W, X, y, Xa)[1](V)
 
 # %% ../nbs/09_kstep.ipynb #1977fde7
 LOSS_KINDS = ("mse", "squared")
@@ -266,9 +268,10 @@ class KStepPool:
             self._Ss, self._Sq, self._Gs = self._Ss_ad, self._Sq_ad, self._Gs_ad
             self._Gq = grad(lambda W: anp.sum(self._Sq(W))) if self.split else self._Gs
         else:
-            fm = self.fast
-            self._Ss, self._Sq = (lambda W: fm.values(W, self.X, self.y)), (lambda W: fm.values(W, self.Xq, self.yq))
-            self._Gs, self._Gq = (lambda W: fm.grads(W, self.X, self.y)), (lambda W: fm.grads(W, self.Xq, self.yq))
+            fm, self._Xa = self.fast, _augment(self.X)  # the inputs with their ones column, made once
+            self._Xqa = _augment(self.Xq) if self.split else self._Xa
+            self._Ss, self._Sq = (lambda W: fm.values(W, self.X, self.y, self._Xa)), (lambda W: fm.values(W, self.Xq, self.yq, self._Xqa))
+            self._Gs, self._Gq = (lambda W: fm.grads(W, self.X, self.y, self._Xa)), (lambda W: fm.grads(W, self.Xq, self.yq, self._Xqa))
         if not (counter is None or isinstance(counter, OracleCounter)):
             raise TypeError(f"counter must be an OracleCounter (shared with the pool this one was drawn from) or None; got {counter!r:.80}")
         self.counter = counter or OracleCounter(n_tasks=self.M, dim=self.d)
@@ -348,7 +351,7 @@ def task_hvps(self:KStepPool, w:np.ndarray, # point (d,), or one point per task 
     for name, a in (('w', W), ('V', V)):
         if a.shape != (self.M, self.d): raise ValueError(f"{name} must have shape ({self.M}, {self.d}), one row per task; got {a.shape}")
     self.counter.add('hvp', self.M)
-    return check_out(self.fast.hvps(W, self.X, self.y, V) if self.fast else make_vjp(self._Gs_ad)(W)[0](V), "∇²f_i(w_i) V_i")
+    return check_out(self.fast.hvps(W, self.X, self.y, V, self._Xa) if self.fast else make_vjp(self._Gs_ad)(W)[0](V), "∇²f_i(w_i) V_i")
 
 @patch
 def hvp_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -407,13 +410,13 @@ def _fast_meta(self:KStepPool, w, alpha, order):
     fm, K, p = self.fast, self.K, self.p
     self.counter.add('grad', (K + 1) * self.M)
     if order == "exact": self.counter.add('hvp', K * self.M)
-    Xa, hvps, U, gf = _augment(self.X), [], w, None
+    hvps, U, gf = [], w, None
     for j in range(K):  # U^{j+1} = U^j − αG^j; U^0 = w is shared, so its layers are 2-D products
-        G, hvp = fm.grads_and_hvp(U, self.X, self.y, Xa)
+        G, hvp = fm.grads_and_hvp(U, self.X, self.y, self._Xa)
         if j == 0: gf = p @ G
         hvps.append(hvp); G *= -alpha; G += U; U = G
     Wq = fm.blocks(U)
-    fq, hs, ds, e = fm._loss(Wq, _augment(self.Xq), self.yq, weights=p)
+    fq, hs, ds, e = fm._loss(Wq, self._Xqa, self.yq, weights=p)
     if order == "first":
         gF = np.empty(self.d); fm._backward(Wq, hs, ds, e, gF); return float(p @ fq), gF, gf
     V = np.empty((self.M, self.d)); fm._backward(Wq, hs, ds, e, V)  # rows p_i ∇f_i^q(U_i^K): the sweep is linear in V

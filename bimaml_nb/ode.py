@@ -136,8 +136,7 @@ def register_solver(name:str, # the name `solve(method=...)` will accept
 
 # %% ../nbs/04_ode.ipynb #b2db9e3a
 def _check_start(field, phase, y, eps):
-    "A solver factory's arguments checked: a Field, phase 1 or 2, y a finite 1-D point of the field's pool, eps > 0."
-    if isinstance(field, _Probe): return field, phase, y  # solve() checking the options: the field is a stand-in
+    "A solver factory's arguments checked (after its options): a Field, phase 1 or 2, y a finite 1-D point of the field's pool, eps > 0."
     if not isinstance(field, Field): raise TypeError(f"field must be a Field (the fields of a pool); got {type(field).__name__}")
     if phase not in (1, 2): raise ValueError(f"phase must be 1 (the field of f) or 2 (the field of F); got {phase!r}")
     check_positive(eps, "eps", "the tolerance on the field's norm")
@@ -155,8 +154,9 @@ def euler(field, phase, t, y, t_max, eps,
           h:float|None=None, # the fixed step; h = β gives MAML's iterates
          ):
     "Forward Euler with a fixed step h."
+    h = check_positive(h, "h", "the step of method='Euler'")
     field, phase, y = _check_start(field, phase, y, eps)
-    return _Euler(field, phase, t, y, check_positive(h, "h", "the step of method='Euler'"))
+    return _Euler(field, phase, t, y, h)
 
 # %% ../nbs/04_ode.ipynb #ca18aad4
 class _Scipy:
@@ -178,10 +178,10 @@ def scipy_solver(cls:type, # a subclass of scipy.integrate.OdeSolver
              rtol:float|None=None, # relative tolerance; None: min(1e-6, eps)
              atol:float|None=None, # absolute tolerance; None: eps/100
             ):
+        rtol = None if rtol is None else check_positive(rtol, "rtol", "the relative tolerance")
+        atol = None if atol is None else check_positive(atol, "atol", "the absolute tolerance")
         field, phase, y = _check_start(field, phase, y, eps)
-        rtol = min(1e-6, eps) if rtol is None else check_positive(rtol, "rtol", "the relative tolerance")
-        atol = eps / 100 if atol is None else check_positive(atol, "atol", "the absolute tolerance")
-        return _Scipy(cls, field, phase, t, y, t_max, rtol, atol)
+        return _Scipy(cls, field, phase, t, y, t_max, min(1e-6, eps) if rtol is None else rtol, eps / 100 if atol is None else atol)
     return make
 
 EXPLICIT, STIFF = ("RK45", "RK23", "DOP853"), ("BDF", "Radau", "LSODA")
@@ -239,10 +239,10 @@ def ptc(field, phase, t, y, t_max, eps,
         patience:int=20, # stop ("diverged") when ‖∇F‖ rose on this many consecutive steps after negative curvature
        ):
     "Pseudo-transient continuation: linearised implicit Euler with growing steps, CG on HVPs."
+    options = (check_positive(delta0, "delta0", "the initial pseudo-time step"), check_positive(delta_max, "delta_max", "the largest pseudo-time step"),
+               check_int(patience, "patience", 1, "steps of a rising gradient after negative curvature before PTC stops"))
     field, phase, y = _check_start(field, phase, y, eps)
-    return _PTC(field, phase, t, y, check_positive(delta0, "delta0", "the initial pseudo-time step"),
-                check_positive(delta_max, "delta_max", "the largest pseudo-time step"),
-                check_int(patience, "patience", 1, "steps of a rising gradient after negative curvature before PTC stops"))
+    return _PTC(field, phase, t, y, *options)
 
 # %% ../nbs/04_ode.ipynb #512fae5a
 class Flow(Stepper):
@@ -292,10 +292,11 @@ def _solver(method, options):
     except _Probe.Reached: pass
     return lambda *a: make(*a, **options)
 
-class _Probe:
-    "A stand-in field: a factory called with it checks its options and stops where it first uses the field."
+class _Probe(Field):
+    "A stand-in Field: a factory called with it checks its options and stops where it first uses the field."
     class Reached(Exception): pass
-    def __getattr__(self, name): raise _Probe.Reached
+    def __init__(self): pass
+    def __getattribute__(self, name): raise _Probe.Reached
 
 # %% ../nbs/04_ode.ipynb #7cac66a6
 def solve(pool, # the tasks: a TaskPool or any pool with the same oracles

@@ -17,8 +17,9 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['squared_loss', 'hinge_loss', 'logistic_loss', 'squared_hinge_loss', 'HVP_COST', 'GRAD_F_COST', 'GRAD_F_COSTS',
            'HVP_F_COST', 'GRAD_F_ORDERS', 'check_alpha', 'check_positive', 'check_int', 'check_finite', 'check_p',
-           'check_real', 'check_rng', 'NonFinite', 'check_out', 'predict', 'PredictionLoss', 'OracleCounter',
-           'TaskPool', 'draw_tasks', 'least_squares_moments', 'maml_quadratic', 'central_difference', 'document']
+           'check_real', 'check_rng', 'check_keys', 'NonFinite', 'check_out', 'predict', 'PredictionLoss',
+           'OracleCounter', 'TaskPool', 'draw_tasks', 'least_squares_moments', 'maml_quadratic', 'central_difference',
+           'document']
 
 # %% ../nbs/00_oracles.ipynb #31c38796
 def _real(x, name, meaning):
@@ -114,6 +115,17 @@ def check_rng(rng, # a numpy.random.Generator, or a seed: an integer >= 0
         raise TypeError(f"{name} must be a numpy.random.Generator or an integer seed >= 0, e.g. {name}=numpy.random.default_rng(0) "
                         f"or {name}=0; got {rng!r} of type {type(rng).__name__}")
     return np.random.default_rng(int(rng))
+
+def check_keys(d, # the value to check
+               keys:Sequence, # the keys it must hold
+               name:str, # the argument's name, for the message
+               what:str, # what it must be, for the message, e.g. "a results dict of reproduce"
+              ) -> dict: # d
+    "d if it is a dict holding every key, else a TypeError (not a dict) or ValueError naming the first missing key."
+    if not isinstance(d, dict): raise TypeError(f"{name} must be {what} (a dict with keys {', '.join(keys)}); got {type(d).__name__}")
+    missing = [k for k in keys if k not in d]
+    if missing: raise ValueError(f"{name} must be {what} with keys {', '.join(keys)}; missing {missing[0]!r}")
+    return d
 
 # %% ../nbs/00_oracles.ipynb #4e6cc132
 class NonFinite(ArithmeticError):

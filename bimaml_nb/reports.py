@@ -9,7 +9,7 @@ import json, math
 import numpy as np
 
 from .runs import Result, plot_results, plain
-from .oracles import check_int, document
+from .oracles import check_int, check_keys, document
 from .theory import Landscape, landscape_1d, maml_1d, fig1_tasks
 
 # %% auto #0
@@ -63,8 +63,7 @@ def _check_rows(rows):
     if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
         raise TypeError(f"rows must be a list of claim rows (dicts of experiments.fig2_claims or fig1_row); got {rows!r:.80}")
     for r in rows:
-        missing = [k for k in _ROW_KEYS if k not in r]
-        if missing: raise ValueError(f"rows must be claim rows with keys {', '.join(_ROW_KEYS)}; missing {missing[0]!r}")
+        check_keys(r, _ROW_KEYS, "rows", "claim rows")
         if not isinstance(r["paper"], str) and (isinstance(r["paper"], bool) or not isinstance(r["paper"], (int, float, np.integer, np.floating))):
             raise TypeError(f"paper must be the paper's decrease (a number) or a str; got {r['paper']!r:.80}")
         check_int(r["seeds"], "seeds", 1, "seeds the row covers"); check_int(r["holds_in"], "holds_in", 0, "seeds where the claim holds")
@@ -106,9 +105,7 @@ _RES_TYPES = dict(seeds=(list, tuple), rule=str, claims=list, files=(list, tuple
 
 def _check_res(res, keys:tuple):
     "res if it is a results dict of reproduce with keys (seeds a non-empty list of seeds), else an error naming the first gap."
-    if not isinstance(res, dict): raise TypeError(f"res must be a results dict of reproduce (results.json, loaded); got {type(res).__name__}")
-    missing = [k for k in keys if k not in res]
-    if missing: raise ValueError(f"res must be a results dict of reproduce with keys {', '.join(keys)}; missing {missing[0]!r}")
+    check_keys(res, keys, "res", "a results dict of reproduce (results.json, loaded)")
     for k in [k for k in _RES_TYPES if k in res and (k in keys or res[k] is not None)]:
         if not isinstance(res[k], _RES_TYPES[k]): raise TypeError(f"res[{k!r}] is not what reproduce writes there; got {res[k]!r:.80}")
     if not all(isinstance(f, str) for f in res.get("files") or ()): raise TypeError(f"res['files'] must be a list of file names; got {res['files']!r:.80}")

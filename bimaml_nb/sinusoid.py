@@ -10,7 +10,7 @@ import time
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .oracles import check_int, check_positive, check_rng, document, NonFinite
+from .oracles import check_int, check_positive, check_rng, check_keys, document, NonFinite
 from .kstep import MLP, model_loss, TaskDistribution, KStepPool
 from .algorithms import maml, fo_maml, bimaml, descend
 from . import ode
@@ -162,10 +162,7 @@ def run_sinusoid(seeds:tuple=(0, 1, 2), # one full comparison per seed
 # %% ../nbs/10_sinusoid.ipynb #23651c51
 def _check_res(res, need=("runs",)):
     "res, if it is an output of run_sinusoid with the keys need; else an error naming the missing ones."
-    if not isinstance(res, dict) or any(k not in res for k in need):
-        raise ValueError(f"res must be the dict run_sinusoid returns, with keys {need}; got "
-                         + (f"keys {sorted(res)}" if isinstance(res, dict) else type(res).__name__))
-    return res
+    return check_keys(res, need, "res", "the dict run_sinusoid returns")
 
 def summarise_sinusoid(res:dict, # output of `run_sinusoid`
                        steps:tuple=(0, 1, 10), # adaptation steps to report

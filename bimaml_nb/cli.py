@@ -192,7 +192,7 @@ def _sha(path): return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 def verify(out:str|Path, # an output folder of reproduce
           ) -> list: # what is wrong, one sentence each; empty if the folder is one complete run
     "Check that out holds one complete run: results.json present, and every file it names there with the SHA-256 it records."
-    out = Path(out)
+    out = _folder(out)
     try: manifest = json.loads((out / "results.json").read_text())["manifest"]
     except (OSError, ValueError, KeyError, TypeError) as e: return [f"results.json is missing or names no files ({type(e).__name__}): the run did not finish"]
     return [f"{name} is missing or is not the file its run wrote" for name, h in manifest.items()

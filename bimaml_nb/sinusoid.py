@@ -241,6 +241,7 @@ def finn_run(method:str, # one of FINN_METHODS
     "One training run of Finn et al.'s protocol and its held-out scores after 0..steps adaptation steps."
     run, shots = _finn_method(method), check_int(shots, "shots", 1, "support points per task")
     seed, n_test = check_int(seed, "seed", 0, "a seed"), check_int(n_test, "n_test", 2, "held-out tasks")
+    iterations = check_int(iterations, "iterations", 0, "meta-iterations")
     dist = sinusoid_tasks(shots=shots, query=shots, K=1, n_eval=n_eval, eval_seed=seed)
     w0 = dist.loss.model.init(np.random.default_rng([seed, 0]))
     c0 = time.process_time()
@@ -274,6 +275,8 @@ def summarise_finn(res:dict, # output of `run_finn`
                    steps:tuple=(0, 1, 10), # adaptation steps to report
                   ) -> list: # one dict per (shots, method)
     "Per shot count and method: held-out MSE (mean over seeds, mean 95% interval over tasks, range over seeds), failures, cost."
+    if not isinstance(_check_res(res)["runs"], list) or not all(isinstance(r, dict) for r in res["runs"]):
+        raise TypeError(f"res['runs'] must be the list of finn_run records run_finn returns; got {res['runs']!r:.80}")
     out = []
     for k in dict.fromkeys(r["shots"] for r in res["runs"]):
         for m in dict.fromkeys(r["method"] for r in res["runs"]):
@@ -294,7 +297,7 @@ def _switched(r):
 
 def finn_markdown(res:dict, steps:tuple=(0, 1, 10)) -> str:
     "The summary as one markdown table per shot count, with Finn et al.'s Fig. 3 readings beside K = 10."
-    n_test, tables = res["settings"]["n_test"], []
+    n_test, tables = _check_res(res, ("runs", "settings"))["settings"]["n_test"], []
     for k in dict.fromkeys(r["shots"] for r in res["runs"]):
         rows = [r for r in summarise_finn(res, steps) if r["shots"] == k]
         head = (f"K = {k} shots, {res['settings']['iterations']} meta-iterations, {len(res['settings']['seeds'])} seed(s), {n_test} held-out tasks: "

@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 import bimaml_nb
 from bimaml_nb import theory as T, kstep as K, sinusoid as S, experiments as E, reports as R, cli as C, runs as RU, ode as O, flow as FL
 from bimaml_nb import algorithms as A, data as D
-from bimaml_nb.oracles import TaskPool, squared_loss, NonFinite
+from bimaml_nb.oracles import TaskPool, squared_loss, NonFinite, check_keys as oracles_check_keys, check_out as oracles_check_out
 
 PKG = str(Path(bimaml_nb.__file__).parent)
 LIMIT = 20  # seconds: a call running longer counts as a hang
@@ -483,6 +483,26 @@ DEFECTS = [
     case("euler phase=3 accepted", lambda: O.euler(O.Field(QUAD, 0.1, 1.0), 3, 0.0, np.zeros(2), np.inf, 1e-6, h=0.1).step(), ("phase",), refuse=True),
     case("Field.grad phase=7 accepted", lambda: O.Field(QUAD, 0.1, 1.0).grad(7, np.zeros(2)), ("phase",), refuse=True),
     case("Field.grad y=list", lambda: O.Field(QUAD, 0.1, 1.0).grad(2, [0.0, 0.0]), ("y",)),
+    # ---- added this session: update rules, adapt, FastMLP, Finn's protocol, verify, check_keys, check_out
+    *[case(f"update_rule rule={v!r}", lambda v=v: A.update_rule(v), ("rule",)) for v in (None, 3, "rmsprop", A.Adam)],
+    *[case(f"Momentum mu={v!r}", lambda v=v: A.Momentum(v), ("mu",)) for v in (-0.1, 1.0, np.nan, None, "a")],
+    *[case(f"Momentum nesterov={v!r}", lambda v=v: A.Momentum(0.5, v), ("nesterov",)) for v in (None, 1, "yes")],
+    *[case(f"Adam {k}={v!r}", lambda k=k, v=v: A.Adam(**{k: v}), (k,)) for k in ("b1", "b2", "eps") for v in (-1.0, np.nan, None)],
+    *[case(f"descend rule={v!r}", lambda v=v: A.maml(QUAD, np.zeros(2), 0.1, 0.1, max_iter=2, rule=v), ("rule",)) for v in (None, "x", 3)],
+    case("maml rule=adam at beta=1e308", lambda: A.maml(QUAD, np.zeros(2), 0.1, 1e308, max_iter=5, rule="adam").status,
+         valid=lambda s: s in ("diverged", "budget", "converged")),
+    *[case(f"adapt {label}", thunk, names) for label, thunk, names in (
+        ("pool=None", lambda: K.adapt(None, KW, 0.1), ("pool",)), ("w=NaN", lambda: K.adapt(KP, np.full(len(KW), np.nan), 0.1), ("w",)),
+        ("alpha=-1", lambda: K.adapt(KP, KW, -1.0), ("alpha",)), ("steps=-1", lambda: K.adapt(KP, KW, 0.1, -1), ("steps",)),
+        ("alpha=1e308", lambda: K.adapt(KP, KW, 1e308, 2), ("alpha",)))],
+    *[case(f"FastMLP activation={v!r}", lambda v=v: K.FastMLP((1, 3, 1), v), ("activation",)) for v in ("softplus", None, 3)],
+    *[case(f"finn_run {k}={v!r}", lambda k=k, v=v: S.finn_run(**dict(dict(method="MAML", shots=5, seed=0, iterations=2, n_test=3, n_eval=3), **{k: v})), (k,))
+      for k, v in (("method", "iMAML"), ("method", None), ("shots", 0), ("shots", 1.5), ("seed", -1), ("n_test", 1), ("iterations", -1))],
+    *[case(f"summarise_finn res={v!r:.20}", lambda v=v: S.summarise_finn(v), ("res", "runs")) for v in (None, {}, {"runs": 3})],
+    *[case(f"run_finn seeds={v!r}", lambda v=v: S.run_finn(seeds=v, shots=(5,), quick=True), ("seed", "seeds")) for v in ((-1,), ("a",))],
+    *[case(f"verify out={v!r}", lambda v=v: C.verify(v), ("out",), valid=lambda r: isinstance(r, list)) for v in (None, 3, "/nonexistent/folder")],
+    *[case(f"check_keys d={v!r}", lambda v=v: oracles_check_keys(v, ("a",), "res", "a record"), ("res",)) for v in (None, [1], {})],
+    *[case(f"check_out {v!r}", lambda v=v: oracles_check_out(v, "F(w)"), ("F(w)",)) for v in (np.nan, np.array([1.0, np.inf]))],
     # ---- flow
     *[case(f"FlowPool pool={v!r}", lambda v=v: FL.FlowPool(v), ("pool",)) for v in (None, QUAD, 3)],
     *[case(f"FlowPool rtol={v!r}", lambda v=v: FL.FlowPool(KP, rtol=v), ("rtol",)) for v in (0.0, -1.0, np.nan, None, "a")],

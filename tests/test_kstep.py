@@ -222,3 +222,13 @@ def test_readme_shows_the_committed_finn_table():
     root = Path(__file__).parent.parent
     k10 = finn_markdown(json.loads((root / "nbs" / "images" / "finn.json").read_text())).split("\n\n")[-1].strip()
     assert k10.startswith("| method |") and k10 in (root / "README.md").read_text()
+
+def test_finn_run_times_stated_in_readme_and_help_are_the_record():
+    import json
+    from pathlib import Path
+    from bimaml_nb.cli import FINN_HELP
+    root = Path(__file__).parent.parent
+    cpu = [r["cpu_seconds"] for r in json.loads((root / "nbs" / "images" / "finn.json").read_text())["runs"]]
+    total = f"{sum(cpu) / 60:.0f} min of CPU"
+    assert total in (root / "README.md").read_text() and total in FINN_HELP
+    assert f"{min(cpu):.0f} to {max(cpu):.0f} s of CPU per run" in FINN_HELP

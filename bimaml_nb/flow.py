@@ -14,20 +14,14 @@ from .kstep import KStepPool
 from .runs import Stepper, Result, drive
 
 # %% auto #0
-__all__ = ['MAX_SOLVER_STEPS', 'FlowPool', 'imaml_grad', 'LearnedT', 'learn_T']
+__all__ = ['MAX_SOLVER_STEPS', 'STALL_STEPS', 'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedT', 'learn_T']
 
 # %% ../nbs/13_flow.ipynb #1a285986
-class FlowPool:
-    "A KStepPool's tasks with gradient flow for time T as the inner loop: F_T(w) = E_i f_i^q(u_i(T; w)), u̇ = −∇f_i^s(u), u(0) = w."
-    def __init__(self, pool:KStepPool, # support and query data, loss, task weights and counter
-                 rtol:float=1e-10, # relative tolerance of the ODE solver
-                 atol:float=1e-12, # absolute tolerance of the ODE solver
-                ):
+class _Wrapper:
+    "The support-loss oracles of a wrapped KStepPool, shared by the pools that replace its inner loop."
+    def _wrap(self, pool):
         if not isinstance(pool, KStepPool): raise TypeError(f"pool must be a KStepPool (support and query data); got {type(pool).__name__}")
-        self.pool, self.rtol, self.atol = pool, check_positive(rtol, "rtol", "the relative tolerance"), check_positive(atol, "atol", "the absolute tolerance")
-        self.M, self.d, self.p, self.counter = pool.M, pool.d, pool.p, pool.counter
-
-    def __repr__(self): return f"FlowPool(M={self.M}, d={self.d}, rtol={self.rtol:g}, cost so far={self.counter.cost:g} gradient-equivalents)"
+        self.pool, self.M, self.d, self.p, self.counter = pool, pool.M, pool.d, pool.p, pool.counter
 
     def check_w(self, w, name="w"): return self.pool.check_w(w, name)
     def uncounted(self): return self.pool.uncounted()
@@ -37,6 +31,17 @@ class FlowPool:
     def task_hvps(self, w, V): return self.pool.task_hvps(w, V)
     def hvp_f(self, w, v): return self.pool.hvp_f(w, v)
     def hess_f(self, w): return self.pool.hess_f(w)
+
+class FlowPool(_Wrapper):
+    "A KStepPool's tasks with gradient flow for time T as the inner loop: F_T(w) = E_i f_i^q(u_i(T; w)), u̇ = −∇f_i^s(u), u(0) = w."
+    def __init__(self, pool:KStepPool, # support and query data, loss, task weights and counter
+                 rtol:float=1e-10, # relative tolerance of the ODE solver
+                 atol:float=1e-12, # absolute tolerance of the ODE solver
+                ):
+        self._wrap(pool)
+        self.rtol, self.atol = check_positive(rtol, "rtol", "the relative tolerance"), check_positive(atol, "atol", "the absolute tolerance")
+
+    def __repr__(self): return f"FlowPool(M={self.M}, d={self.d}, rtol={self.rtol:g}, cost so far={self.counter.cost:g} gradient-equivalents)"
 
 # %% ../nbs/13_flow.ipynb #14f96052
 MAX_SOLVER_STEPS = 20_000  # a flow needing more accepted steps is too stiff at this point (huge w or T): an error, not a hang
@@ -139,6 +144,39 @@ def sample(self:FlowPool, batch_size:int, rng) -> FlowPool:
     return FlowPool(self.pool.sample(batch_size, rng), self.rtol, self.atol)
 
 # %% ../nbs/13_flow.ipynb #0e17f3a5
+STALL_STEPS = 1000  # inner descent steps without a new smallest gradient: stalled (a non-smooth loss), an error, not a long wait
+
+def _prox_points(pool, w, lam, inner_tol, max_inner):
+    "Every task's proximal point u_i* = argmin f_i^s(u) + λ‖u − w‖²/2 by gradient descent from w with step 1/L (counted)."
+    U, L, best, since = np.repeat(w[None], pool.M, axis=0), None, np.inf, 0
+    for _ in range(max_inner):  # u ← u − (∇f^s(u) + λ(u − w))/L, L from the first step's curvature bound
+        pool.counter.add("grad", pool.M); G = pool._Gs(U) + lam * (U - w)
+        g = float(np.abs(G).max())
+        if g <= inner_tol: return U
+        if L is None: L = lam + max(1.0, float(np.abs(pool.task_hvps(U, np.ones_like(U))).max()))
+        best, since = (g, 0) if g < best else (best, since + 1)
+        if since >= STALL_STEPS:
+            raise ArithmeticError(f"the inner descent stalled: its gradient stays at {best:.2g} > inner_tol={inner_tol:g} for {STALL_STEPS} steps; "
+                                  "gradient descent with the fixed step 1/L (L from the curvature at w) cannot solve a non-smooth support loss "
+                                  "(hinge, ReLU kinks) or one whose curvature grows away from w (a network) to a tolerance: use a smooth "
+                                  "convex loss (squared, logistic), a larger lam (a smaller alpha) or a larger inner_tol")
+        U = check_out(U - G / L, "the iMAML inner iterate")
+    raise ArithmeticError(f"the inner descent did not reach inner_tol={inner_tol:g} in max_inner={max_inner} steps: "
+                          "raise max_inner or lam (alpha = 1/λ smaller), or use a smooth support loss")
+
+def _implicit_rows(pool, U, lam, cg_iters):
+    "∇f_i^q(u_i*) and (I + ∇²f_i^s(u_i*)/λ)⁻¹∇f_i^q(u_i*) in row i, by conjugate gradients on HVPs, every task at once (counted)."
+    pool.counter.add("grad", pool.M); B = pool._Gq(U)
+    V, R = np.zeros_like(B), B.copy(); P = R.copy(); rs = np.einsum("md,md->m", R, R)
+    for _ in range(cg_iters):  # (I + H/λ) V = B
+        AP = P + pool.task_hvps(U, P) / lam
+        step = rs / np.maximum(np.einsum("md,md->m", P, AP), 1e-300)
+        V += step[:, None] * P; R -= step[:, None] * AP
+        new = np.einsum("md,md->m", R, R)
+        if np.sqrt(new.max()) <= 1e-13 * max(1.0, np.sqrt(np.einsum("md,md->m", B, B).max())): break
+        P = R + (new / np.maximum(rs, 1e-300))[:, None] * P; rs = new
+    return B, V
+
 def imaml_grad(pool:KStepPool, # support and query data
                w:np.ndarray, # meta-parameters, shape (d,)
                lam:float, # proximal weight λ > 0
@@ -151,25 +189,85 @@ def imaml_grad(pool:KStepPool, # support and query data
     w, lam = pool.check_w(w), check_positive(lam, "lam", "the proximal weight λ")
     inner_tol = check_positive(inner_tol, "inner_tol", "the inner tolerance")
     max_inner, cg_iters = check_int(max_inner, "max_inner", 1, "inner steps"), check_int(cg_iters, "cg_iters", 1, "CG iterations")
-    U = np.repeat(w[None], pool.M, axis=0)
-    L = None
-    for _ in range(max_inner):  # u ← u − η(∇f^s(u) + λ(u − w)), η from the first step's curvature bound
-        pool.counter.add("grad", pool.M); G = pool._Gs(U) + lam * (U - w)
-        if np.abs(G).max() <= inner_tol: break
-        if L is None: L = lam + max(1.0, float(np.abs(pool.task_hvps(U, np.ones_like(U))).max()))
-        U = check_out(U - G / L, "the iMAML inner iterate")
-    else: raise ArithmeticError(f"the inner descent did not reach inner_tol={inner_tol:g} in {max_inner} steps: raise max_inner or lam")
-    pool.counter.add("grad", pool.M); B = pool._Gq(U)
-    V, R = np.zeros_like(B), B.copy(); P = R.copy(); rs = np.einsum("md,md->m", R, R)
-    for _ in range(cg_iters):  # (I + H/λ) V = B, every task at once
-        AP = P + pool.task_hvps(U, P) / lam
-        step = rs / np.maximum(np.einsum("md,md->m", P, AP), 1e-300)
-        V += step[:, None] * P; R -= step[:, None] * AP
-        new = np.einsum("md,md->m", R, R)
-        if np.sqrt(new.max()) <= 1e-13 * max(1.0, np.sqrt(np.einsum("md,md->m", B, B).max())): break
-        P = R + (new / np.maximum(rs, 1e-300))[:, None] * P; rs = new
+    U = _prox_points(pool, w, lam, inner_tol, max_inner)
+    V = _implicit_rows(pool, U, lam, cg_iters)[1]
     pool.counter.add("value", pool.M)
     return float(pool.p @ pool._Sq(U)), check_out(pool.p @ V, "the iMAML meta-gradient"), U
+
+# %% ../nbs/13_flow.ipynb #ac95ce82
+class ImplicitPool(_Wrapper):
+    "A KStepPool's tasks with iMAML's proximal point as the inner loop: F_λ(w) = E_i f_i^q(u_i*), u_i* = argmin f_i^s(u) + ‖u − w‖²/(2α)."
+    def __init__(self, pool:KStepPool, # support and query data, loss, task weights and counter
+                 inner_tol:float=1e-10, # stop the inner descent when the proximal gradient's largest entry is below this
+                 max_inner:int=100_000, # inner descent steps at most
+                 cg_iters:int=100, # conjugate-gradient iterations per task at most
+                ):
+        self._wrap(pool)
+        self.inner_tol = check_positive(inner_tol, "inner_tol", "the inner tolerance")
+        self.max_inner, self.cg_iters = check_int(max_inner, "max_inner", 1, "inner steps"), check_int(cg_iters, "cg_iters", 1, "CG iterations")
+
+    def __repr__(self): return f"ImplicitPool(M={self.M}, d={self.d}, inner_tol={self.inner_tol:g}, cost so far={self.counter.cost:g} gradient-equivalents)"
+
+def _lam(alpha):
+    "λ = 1/α for an α > 0 checked like every inner step size."
+    a = check_alpha(alpha)
+    if not (a > 0 and np.isfinite(1 / a)):
+        raise ValueError(f"alpha must be > 0 for an ImplicitPool (the implicit Euler step α, proximal weight λ = 1/α); got {alpha!r}: pass e.g. alpha=0.1")
+    return 1 / a
+
+@patch
+def _points(self:ImplicitPool, w, alpha):
+    "(λ, the proximal points (M, d)) at w: the inner descent always starts at w, so the same w gives the same numbers."
+    w, lam = self.check_w(w), _lam(alpha)
+    return lam, _prox_points(self.pool, w, lam, self.inner_tol, self.max_inner)
+
+@patch
+def F(self:ImplicitPool, w:np.ndarray, # point, shape (d,)
+      alpha:float, # the step α > 0 (proximal weight λ = 1/α)
+     ) -> float: # F_λ(w)
+    "iMAML's loss $F_\\lambda(w) = \\mathbb{E}_i f_i^q(u_i^\\star(w))$."
+    U = self._points(w, alpha)[1]; self.counter.add("value", self.M)
+    return float(check_out(self.p @ self.pool._Sq(U), "F_λ(w)"))
+
+@patch
+def _rows(self:ImplicitPool, w, alpha, order):
+    "u_i* and each task's meta-gradient row: (I + ∇²f_i^s(u_i*)/λ)⁻¹∇f_i^q(u_i*) (exact, CG) or ∇f_i^q(u_i*) (first)."
+    lam, U = self._points(w, alpha)
+    if order == "exact": return U, _implicit_rows(self.pool, U, lam, self.cg_iters)[1]
+    self.counter.add("grad", self.M)
+    return U, self.pool._Gq(U)
+
+@patch
+def grad_F(self:ImplicitPool, w:np.ndarray, # point, shape (d,)
+           alpha:float, # the step α > 0 (λ = 1/α)
+           order:str="exact", # "exact" (implicit gradient, CG on HVPs) or "first" (the query gradient at u*, Jacobian dropped)
+           delta:float=1e-5, # unused: the protocol's HF-MAML probe (iMAML has no Hessian-free variant here)
+          ) -> np.ndarray: # ∇F_λ(w), shape (d,)
+    "The meta-gradient of F_λ: exact by the implicit function theorem, or first-order."
+    if not (isinstance(order, str) and order in ("exact", "first")):
+        raise ValueError(f"order must be 'exact' or 'first' for an ImplicitPool (it has no Hessian-free variant); got {order!r}")
+    return check_out(self.p @ self._rows(w, alpha, order)[1], "∇F_λ(w)")
+
+@patch
+def F_grads(self:ImplicitPool, w:np.ndarray, alpha:float) -> tuple:
+    "F_λ, its exact meta-gradient and ∇f, as a run records them (one inner solve)."
+    U, V = self._rows(w, alpha, "exact"); self.counter.add("value", self.M)
+    return float(check_out(self.p @ self.pool._Sq(U), "F_λ(w)")), check_out(self.p @ V, "∇F_λ(w)"), self.pool.grad_f(w)
+
+@patch
+def hvp_F(self:ImplicitPool, w:np.ndarray, v:np.ndarray, alpha:float, eps:float=1e-5) -> np.ndarray:
+    "∇²F_λ(w) v by a central difference of exact meta-gradients (as FlowPool's)."
+    return FlowPool.hvp_F(self, w, v, alpha, eps)
+
+@patch
+def hess_F(self:ImplicitPool, w:np.ndarray, alpha:float) -> np.ndarray:
+    "∇²F_λ(w), column by column from hvp_F (small d only)."
+    return FlowPool.hess_F(self, w, alpha)
+
+@patch
+def sample(self:ImplicitPool, batch_size:int, rng) -> ImplicitPool:
+    "A batch of tasks drawn from p, as an ImplicitPool sharing this pool's counter."
+    return ImplicitPool(self.pool.sample(batch_size, rng), self.inner_tol, self.max_inner, self.cg_iters)
 
 # %% ../nbs/13_flow.ipynb #f3ebd5e7
 class LearnedT(Stepper):

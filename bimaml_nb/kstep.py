@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_kstep.ipynb #3c1891ff
 from __future__ import annotations
-import contextlib
+import contextlib, re
 from typing import Callable, Sequence
 
 import numpy as np
@@ -13,7 +13,7 @@ from autograd import grad, hessian, make_vjp
 from fastcore.basics import patch
 
 from .oracles import (TaskPool, OracleCounter, draw_tasks, GRAD_F_ORDERS, check_alpha, check_positive, check_int,
-                               check_finite, check_p, check_out, check_rng, document, _step)
+                               check_finite, check_p, check_out, check_rng, document, _step, _task_arrays)
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'FAST_ACTIVATIONS', 'LOSS_KINDS', 'PROTOCOL', 'MLP', 'FastMLP', 'model_loss', 'KStepPool', 'unrolled_F',
@@ -138,17 +138,17 @@ def _backward(self:FastMLP, Ws, hs, ds, e, G):
     return gs
 
 @patch
-def _loss(self:FastMLP, Ws, Xa, y, weights=None):
-    "Forward pass, task losses (M,) and output slopes (M, n), times task weights if given."
+def _loss(self:FastMLP, Ws, Xa, y, weights=None, omega=None):
+    "Forward pass, task losses (M,) and output slopes (M, n), times task weights if given; sample weights ω (M, n), else 1/n."
     hs, ds, yhat = self._forward(Ws, Xa)
     r = yhat - y
-    f = self.c / y.shape[1] * np.einsum("mn,mn->m", r, r)
-    r *= 2.0 * self.c / y.shape[1]
+    if omega is None: f = self.c / y.shape[1] * np.einsum("mn,mn->m", r, r); r *= 2.0 * self.c / y.shape[1]
+    else: f = self.c * np.einsum("mn,mn,mn->m", omega, r, r); r *= 2.0 * self.c * omega
     if weights is not None: r *= weights[:, None]
     return f, hs, ds, r
 
 @patch
-def _hvp(self:FastMLP, Ws, hs, ds, gs, V, out):
+def _hvp(self:FastMLP, Ws, hs, ds, gs, V, out, omega=None):
     "Pearlmutter's R-pass: H_i(W_i) V_i into out (M, d), or their sum over tasks if out is (d,)."
     Vs, Rhs, Rzs, Rh = self.blocks(V), [None], [], None
     for l, B in enumerate(Ws):  # forward: R z_l = R h_{l-1} W_l + h̄_{l-1} V_l
@@ -156,7 +156,7 @@ def _hvp(self:FastMLP, Ws, hs, ds, gs, V, out):
         if l: Rz += _mm(Rh, B[..., :-1, :])
         Rzs.append(Rz)
         if l < self.L - 1: Rh = ds[l] * Rz; Rhs.append(Rh)
-    Rg, Os = Rz * (2.0 * self.c / hs[0].shape[1]), self.blocks(out)
+    Rg, Os = Rz * (2.0 * self.c / hs[0].shape[1] if omega is None else 2.0 * self.c * omega[..., None]), self.blocks(out)
     for l in range(self.L - 1, -1, -1):  # backward
         _mmT(hs[l], Rg, Os[l])
         if not l: break
@@ -174,34 +174,37 @@ def values(self:FastMLP, W:np.ndarray, # parameters, one row per task (M, d), or
            X:np.ndarray, # inputs (M, n, p)
            y:np.ndarray, # targets (M, n)
            Xa:np.ndarray|None=None, # X with its ones column, if already made
+           omega:np.ndarray|None=None, # sample weights (M, n), each row summing to 1 (0 on padding); None: 1/n
           ) -> np.ndarray: # task losses f_i(W_i), shape (M,)
-    "Every task's mean loss."
-    return self._loss(self.blocks(W), _augment(X) if Xa is None else Xa, y)[0]
+    "Every task's mean loss (weighted by ω if given)."
+    return self._loss(self.blocks(W), _augment(X) if Xa is None else Xa, y, omega=omega)[0]
 
 @patch
 def grads_and_hvp(self:FastMLP, W:np.ndarray, # parameters (M, d), or shared (d,)
                   X:np.ndarray, # inputs (M, n, p)
                   y:np.ndarray, # targets (M, n)
                   Xa:np.ndarray|None=None, # X with its ones column, if already made
+                  omega:np.ndarray|None=None, # sample weights (M, n), as in `values`
                  ) -> tuple: # gradients (M, d); hvp(V, reduce=False) -> H_i(W_i)V_i (M, d), or their sum (d,)
     "Every task's gradient, and a function for its Hessian-vector products that reuses this forward pass."
     Ws = self.blocks(W)
-    _, hs, ds, e = self._loss(Ws, _augment(X) if Xa is None else Xa, y)
+    _, hs, ds, e = self._loss(Ws, _augment(X) if Xa is None else Xa, y, omega=omega)
     G = np.empty((X.shape[0], self.n_params)); gs = self._backward(Ws, hs, ds, e, G)
-    def hvp(V, reduce=False): return self._hvp(Ws, hs, ds, gs, V, np.empty(self.n_params if reduce else V.shape))
+    def hvp(V, reduce=False): return self._hvp(Ws, hs, ds, gs, V, np.empty(self.n_params if reduce else V.shape), omega)
     return G, hvp
 
 @patch
-def grads(self:FastMLP, W:np.ndarray, X:np.ndarray, y:np.ndarray, Xa:np.ndarray|None=None) -> np.ndarray:
+def grads(self:FastMLP, W:np.ndarray, X:np.ndarray, y:np.ndarray, Xa:np.ndarray|None=None, omega:np.ndarray|None=None) -> np.ndarray:
     "Every task's gradient, shape (M, d)."
-    return self.grads_and_hvp(W, X, y, Xa)[0]
+    return self.grads_and_hvp(W, X, y, Xa, omega)[0]
 
 @patch
 def hvps(self:FastMLP, W:np.ndarray, X:np.ndarray, y:np.ndarray, V:np.ndarray, # directions, one per task (M, d)
          Xa:np.ndarray|None=None, # X with its ones column, if already made
+         omega:np.ndarray|None=None, # sample weights (M, n), as in `values`
         ) -> np.ndarray: # H_i(W_i) V_i, shape (M, d)
     "Every task's Hessian-vector product with its own direction."
-    return self.grads_and_hvp(W, X, y, Xa)[1](V)
+    return self.grads_and_hvp(W, X, y, Xa, omega)[1](V)
 
 # %% ../nbs/09_kstep.ipynb #1977fde7
 LOSS_KINDS = ("mse", "squared")
@@ -233,9 +236,23 @@ def _data(X, y, name_X, name_y, M=None, p=None):
                          f"got {X.shape}")
     return X, y
 
-def _task_values(loss, X, y):
-    "S(W) = (mean_j loss(W_i; x_ij, y_ij))_i, the task losses at one point per task, shape (M,)."
-    omega = np.full(y.shape, 1.0 / y.shape[1])  # sample weights 1/n, as in `TaskPool.from_data`
+def _task_data(X, y, name_X, name_y, M=None, p=None):
+    "Arrays as `_data` (sample weights 1/n), or lists of M tasks (n_i, p), (n_i,) padded by `_task_arrays`: (X, y, ω, ragged)."
+    if isinstance(X, np.ndarray) and isinstance(y, np.ndarray):
+        X, y = _data(X, y, name_X, name_y, M, p); return X, y, np.full(y.shape, 1.0 / y.shape[1]), False
+    if not (isinstance(X, (list, tuple)) and isinstance(y, (list, tuple))):
+        raise TypeError(f"{name_X}, {name_y} must both be arrays (M, n, p), (M, n) or both lists of M per-task arrays (n_i, p), (n_i,); "
+                        f"got {type(X).__name__} and {type(y).__name__}")
+    try: X, y, omega = _task_arrays(list(X), list(y))
+    except (ValueError, TypeError) as e:  # the messages of `_task_arrays` with the arguments' names
+        raise type(e)(re.sub(r"\by\b", name_y, re.sub(r"\bX\b", name_X, str(e)))) from None
+    if M is not None and (X.shape[0], X.shape[2]) != (M, p):
+        raise ValueError(f"{name_X} must hold the same tasks and input width as the support data, {M} tasks of width {p}; "
+                         f"got {X.shape[0]} tasks of width {X.shape[2]}")
+    return X, y, omega, True
+
+def _task_values(loss, X, y, omega):
+    "S(W) = (Σ_j ω_ij loss(W_i; x_ij, y_ij))_i, each task's mean over its own samples at one point per task, shape (M,)."
     def S(W): return anp.sum(omega * loss(W, X, y), axis=-1)
     return S
 
@@ -243,25 +260,27 @@ def _task_values(loss, X, y):
 class KStepPool:
     "M tasks with support and query data, K inner steps, and counted oracles for f, F_K and their derivatives."
     def __init__(self, loss:Callable, # per-sample loss(W, X, y) -> (M, n) in autograd.numpy; `n_params` if a model's
-                 X:np.ndarray, # support inputs, shape (M, n_s, p)
-                 y:np.ndarray, # support targets, shape (M, n_s)
-                 Xq:np.ndarray|None=None, # query inputs, shape (M, n_q, p); None: the support data
-                 yq:np.ndarray|None=None, # query targets, shape (M, n_q)
+                 X:np.ndarray|list, # support inputs, shape (M, n_s, p), or a list of M arrays (n_i, p) of any sizes n_i ≥ 1
+                 y:np.ndarray|list, # support targets, shape (M, n_s), or a list of M arrays (n_i,)
+                 Xq:np.ndarray|list|None=None, # query inputs, shape (M, n_q, p) or a list; None: the support data
+                 yq:np.ndarray|list|None=None, # query targets, shape (M, n_q) or a list
                  K:int=1, # inner gradient steps K ≥ 1
                  dim:int|None=None, # d; None: loss.n_params for a model's loss, else p (a linear model)
                  p:Sequence|None=None, # task distribution, shape (M,); None for uniform
                  counter:OracleCounter|None=None, # shared with the pool or distribution this one was drawn from
                 ):
         self.K = check_int(K, "K", 1, "the number of inner gradient steps")
-        self.X, self.y = _data(X, y, "X", "y")
+        self.X, self.y, self._ws, ragged = _task_data(X, y, "X", "y")  # ragged tasks: padded, ω = 1/n_i on a task's samples, 0 on padding
         self.M, self.n_inputs = self.X.shape[0], self.X.shape[2]
         if (Xq is None) != (yq is None): raise ValueError("Xq and yq must be given together (or both None: query = support)")
         self.split = Xq is not None
-        self.Xq, self.yq = _data(Xq, yq, "Xq", "yq", self.M, self.n_inputs) if self.split else (self.X, self.y)
+        self.Xq, self.yq, self._wq, ragged_q = _task_data(Xq, yq, "Xq", "yq", self.M, self.n_inputs) if self.split else (self.X, self.y, self._ws, ragged)
+        self.ragged = (ragged, ragged_q)  # (support, query) given as lists of tasks
+        self._ns, self._nq = np.count_nonzero(self._ws, axis=1), np.count_nonzero(self._wq, axis=1)  # samples per task
         self.d = _dim(loss, dim, self.n_inputs)
         self.p, self.loss = check_p(p, self.M), loss
         _probe(loss, self.M, self.d, self.X, self.y)
-        self._Ss_ad, self._Sq_ad = _task_values(loss, self.X, self.y), _task_values(loss, self.Xq, self.yq)  # autograd: any order
+        self._Ss_ad, self._Sq_ad = _task_values(loss, self.X, self.y, self._ws), _task_values(loss, self.Xq, self.yq, self._wq)  # autograd: any order
         self._Gs_ad = grad(lambda W: anp.sum(self._Ss_ad(W)))  # row i: ∇f_i^s(W_i)
         self.fast = getattr(loss, "fast", None)  # the closed-form engine of an MLP's loss, else None
         if self.fast is None:
@@ -270,17 +289,22 @@ class KStepPool:
         else:
             fm, self._Xa = self.fast, _augment(self.X)  # the inputs with their ones column, made once
             self._Xqa = _augment(self.Xq) if self.split else self._Xa
-            self._Ss, self._Sq = (lambda W: fm.values(W, self.X, self.y, self._Xa)), (lambda W: fm.values(W, self.Xq, self.yq, self._Xqa))
-            self._Gs, self._Gq = (lambda W: fm.grads(W, self.X, self.y, self._Xa)), (lambda W: fm.grads(W, self.Xq, self.yq, self._Xqa))
+            self._os, self._oq = (self._ws if ragged else None), (self._wq if ragged_q else None)  # the engine's sample weights; None: 1/n
+            self._Ss, self._Sq = (lambda W: fm.values(W, self.X, self.y, self._Xa, self._os)), (lambda W: fm.values(W, self.Xq, self.yq, self._Xqa, self._oq))
+            self._Gs, self._Gq = (lambda W: fm.grads(W, self.X, self.y, self._Xa, self._os)), (lambda W: fm.grads(W, self.Xq, self.yq, self._Xqa, self._oq))
         if not (counter is None or isinstance(counter, OracleCounter)):
             raise TypeError(f"counter must be an OracleCounter (shared with the pool this one was drawn from) or None; got {counter!r:.80}")
         self.counter = counter or OracleCounter(n_tasks=self.M, dim=self.d)
 
     def __repr__(self):
-        return (f"KStepPool(M={self.M}, d={self.d}, K={self.K}, support {self.X.shape[1]}, query {self.Xq.shape[1]} "
+        return (f"KStepPool(M={self.M}, d={self.d}, K={self.K}, support {_sizes(self._ns)}, query {_sizes(self._nq)} "
                 f"samples per task, cost so far={self.counter.cost:g} gradient-equivalents)")
 
 # %% ../nbs/09_kstep.ipynb #bb6ac1f8
+def _sizes(n):
+    "Samples per task as text: one number, or the range min-max of ragged tasks."
+    return f"{n.min()}" if n.min() == n.max() else f"{n.min()}-{n.max()}"
+
 def _dim(loss, dim, n_inputs):
     "d from the loss's model (n_params), the explicit dim, or the input width; an error if they disagree."
     n = getattr(loss, "n_params", None)
@@ -351,7 +375,7 @@ def task_hvps(self:KStepPool, w:np.ndarray, # point (d,), or one point per task 
     for name, a in (('w', W), ('V', V)):
         if a.shape != (self.M, self.d): raise ValueError(f"{name} must have shape ({self.M}, {self.d}), one row per task; got {a.shape}")
     self.counter.add('hvp', self.M)
-    return check_out(self.fast.hvps(W, self.X, self.y, V, self._Xa) if self.fast else make_vjp(self._Gs_ad)(W)[0](V), "∇²f_i(w_i) V_i")
+    return check_out(self.fast.hvps(W, self.X, self.y, V, self._Xa, self._os) if self.fast else make_vjp(self._Gs_ad)(W)[0](V), "∇²f_i(w_i) V_i")
 
 @patch
 def hvp_f(self:KStepPool, w:np.ndarray, # point, shape (d,)
@@ -412,11 +436,11 @@ def _fast_meta(self:KStepPool, w, alpha, order):
     if order == "exact": self.counter.add('hvp', K * self.M)
     hvps, U, gf = [], w, None
     for j in range(K):  # U^{j+1} = U^j − αG^j; U^0 = w is shared, so its layers are 2-D products
-        G, hvp = fm.grads_and_hvp(U, self.X, self.y, self._Xa)
+        G, hvp = fm.grads_and_hvp(U, self.X, self.y, self._Xa, self._os)
         if j == 0: gf = p @ G
         hvps.append(hvp); G *= -alpha; G += U; U = G
     Wq = fm.blocks(U)
-    fq, hs, ds, e = fm._loss(Wq, self._Xqa, self.yq, weights=p)
+    fq, hs, ds, e = fm._loss(Wq, self._Xqa, self.yq, weights=p, omega=self._oq)
     if order == "first":
         gF = np.empty(self.d); fm._backward(Wq, hs, ds, e, gF); return float(p @ fq), gF, gf
     V = np.empty((self.M, self.d)); fm._backward(Wq, hs, ds, e, V)  # rows p_i ∇f_i^q(U_i^K): the sweep is linear in V
@@ -473,12 +497,12 @@ def unrolled_F(pool:KStepPool, # the tasks
     "Reference $F_K$, one task at a time: K steps of $u \\leftarrow u - \\alpha\\nabla f_i^s(u)$, then $f_i^q(u)$ (slow, uncounted)."
     if not isinstance(pool, KStepPool): raise TypeError(f"pool must be a KStepPool; got {type(pool).__name__}")
     alpha = check_alpha(alpha)
-    def task(i, X, y): return lambda u: anp.mean(pool.loss(u[None], X[i:i + 1], y[i:i + 1]))
+    def task(i, X, y, n): return lambda u: anp.mean(pool.loss(u[None], X[i:i + 1, :n[i]], y[i:i + 1, :n[i]]))  # task i's own n_i samples
     def F(w):
         if np.shape(w) != (pool.d,): raise ValueError(f"w must have shape ({pool.d},); got {w!r:.80}")
         total = 0.0
         for i in range(pool.M):
-            fs, fq, u = task(i, pool.X, pool.y), task(i, pool.Xq, pool.yq), w
+            fs, fq, u = task(i, pool.X, pool.y, pool._ns), task(i, pool.Xq, pool.yq, pool._nq), w
             for _ in range(pool.K): u = u - alpha * grad(fs)(u)
             total = total + pool.p[i] * fq(u)
         return total
@@ -527,8 +551,9 @@ def subset(self:KStepPool, idx:np.ndarray, # task indices, shape (B,)
     i = np.asarray(idx)
     if i.ndim != 1 or len(i) == 0 or i.dtype.kind not in "iu" or i.min() < 0 or i.max() >= self.M:
         raise ValueError(f"idx must be a non-empty 1-D array of task indices in [0, {self.M}); got {idx!r:.80}")
-    q = (self.Xq[i], self.yq[i]) if self.split else (None, None)
-    return KStepPool(self.loss, self.X[i], self.y[i], *q, K=self.K, dim=self.d, counter=counter)
+    def rows(X, y, n, ragged): return ([X[j, :n[j]] for j in i], [y[j, :n[j]] for j in i]) if ragged else (X[i], y[i])
+    q = rows(self.Xq, self.yq, self._nq, self.ragged[1]) if self.split else (None, None)
+    return KStepPool(self.loss, *rows(self.X, self.y, self._ns, self.ragged[0]), *q, K=self.K, dim=self.d, counter=counter)
 
 @patch
 def sample(self:KStepPool, batch_size:int, # B ≥ 1 tasks to draw, with replacement
@@ -576,8 +601,9 @@ def freeze(self:TaskDistribution, n_tasks:int, # tasks to draw
     out = self.draw(n, rng)
     if not (isinstance(out, tuple) and len(out) == 4):
         raise ValueError(f"draw(n, rng) must return a tuple (X, y, Xq, yq); it returned {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, tuple) else ""))
-    if any(np.shape(a)[:1] != (n,) for a in out):
-        raise ValueError(f"draw(n, rng) must return data of n = {n} tasks in every array's first axis; it returned shapes {[np.shape(a) for a in out]}")
+    tasks = [len(a) if isinstance(a, (list, tuple)) else np.shape(a)[0] if np.ndim(a) else None for a in out]
+    if tasks != [n] * 4:
+        raise ValueError(f"draw(n, rng) must return data of n = {n} tasks in every array's first axis (or lists of n tasks); it returned {tasks} tasks")
     return KStepPool(self.loss, *out, K=self.K, dim=self.dim, counter=counter)
 
 @patch

@@ -199,3 +199,52 @@ def test_random_ragged_pools_equal_per_task_loops(sizes, qsizes, d, K, alpha, se
     np.testing.assert_allclose(kp.hess_F(w, alpha), HF, rtol=1e-10, atol=1e-11 * max(1.0, np.abs(HF).max()))
     np.testing.assert_allclose(kp.grad_f(w), gf, rtol=1e-10, atol=1e-11 * max(1.0, np.abs(gf).max()))
     np.testing.assert_allclose(adapt(kp, w, alpha, K), U, rtol=1e-10, atol=1e-11 * max(1.0, np.abs(U).max()))
+
+
+# --- kstep_pool: the paper's data experiments as K-step pools ---
+from bimaml_nb.kstep import kstep_pool
+import dataclasses
+
+CASES = [("synthetic_regression", {}), ("synthetic_regression", dict(loss_scaling="sum", n=30, M=4)), ("diabetes", {}),
+         ("diabetes", dict(loss_scaling="sum")), ("synthetic_svm", {}), ("synthetic_svm", dict(loss="logistic", l2=0.1, M=6)),
+         ("synthetic_svm", dict(loss="squared_hinge", l2=0.0, M=6)), ("mnist_svm", {})]
+
+@pytest.mark.parametrize("name, choices", CASES)
+def test_kstep_pool_is_the_experiments_pool(name, choices):
+    "K = 1: F and ∇F equal ex.pool's (catches a wrong loss scale n, a dropped l2 or loss choice)."
+    ex = data.EXPERIMENTS[name](**choices)
+    kp = kstep_pool(ex)
+    assert kp.K == 1 and kp.M == ex.pool.M and kp.d == ex.pool.d and np.array_equal(kp.p, ex.pool.p)
+    assert rel(kp.F(ex.w0, ex.alpha), ex.pool.F(ex.w0, ex.alpha)) < 1e-12
+    assert rel(kp.grad_F(ex.w0, ex.alpha), ex.pool.grad_F(ex.w0, ex.alpha)) < 1e-12
+
+
+def test_kstep_pool_keeps_the_task_distribution(dia):
+    "A pool with non-uniform task weights: kstep_pool takes ex.pool.p (catches a uniform p)."
+    from bimaml_nb.oracles import TaskPool
+    q = np.array([0.1, 0.2, 0.3, 0.4])
+    ex = dataclasses.replace(dia, pool=TaskPool.from_data(squared_loss, dia.X, dia.y, p=q))
+    kp = kstep_pool(ex)
+    assert np.array_equal(kp.p, q) and rel(kp.grad_F(ex.w0, ex.alpha), ex.pool.grad_F(ex.w0, ex.alpha)) < 1e-12
+    assert rel(kp.grad_F(ex.w0, ex.alpha), dia.pool.grad_F(ex.w0, ex.alpha)) > 1e-3
+
+
+def test_kstep_pool_k3_diabetes_sum_scaling(dia):
+    "K = 3 under the paper's literal sum: every task scaled by 2·n_max = 260, against per-task loops."
+    ex = data.diabetes(loss_scaling="sum"); kp = kstep_pool(ex, K=3)
+    c = 2.0 * max(len(v) for v in ex.y); a = ex.alpha / 50
+    F, gF, *_ = loops([np.sqrt(c) * X for X in ex.X], [np.sqrt(c) * y for y in ex.y], [np.sqrt(c) * X for X in ex.X],
+                      [np.sqrt(c) * y for y in ex.y], ex.w0, a, 3, np.full(4, 0.25))  # c·½(x·w − y)² = ½(√c x·w − √c y)²
+    assert rel(kp.F(ex.w0, a), F) < 1e-12 and rel(kp.grad_F(ex.w0, a), gF) < 1e-12
+
+
+def test_kstep_pool_bad_input(dia):
+    with pytest.raises(TypeError, match="ex must be an Experiment of bimaml_nb.data"): kstep_pool(dia.pool)
+    with pytest.raises(TypeError, match="ex must be an Experiment"): kstep_pool("diabetes")
+    with pytest.raises(ValueError, match="'fig1' is a pool of functions: use ex.pool"): kstep_pool(data.fig1_pair())
+    with pytest.raises(ValueError, match="K must be an integer >= 1"): kstep_pool(dia, K=0)
+    with pytest.raises(TypeError, match="K must be an integer >= 1"): kstep_pool(dia, K=1.5)
+    with pytest.raises(ValueError, match="missing 'loss_scaling'"): kstep_pool(dataclasses.replace(dia, choices={}))
+    with pytest.raises(ValueError, match="missing 'l2'"): kstep_pool(dataclasses.replace(data.synthetic_svm(M=2, n=10), choices=dict(loss="hinge")))
+    with pytest.raises(ValueError, match="ex must be one of the experiments"): kstep_pool(dataclasses.replace(dia, name="sinusoid"))
+    with pytest.raises(ValueError, match="loss_scaling must be one of"): kstep_pool(dataclasses.replace(dia, choices=dict(loss_scaling="max")))

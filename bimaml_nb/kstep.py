@@ -13,11 +13,12 @@ from autograd import grad, hessian, make_vjp
 from fastcore.basics import patch
 
 from .oracles import (TaskPool, OracleCounter, draw_tasks, GRAD_F_ORDERS, check_alpha, check_positive, check_int,
-                               check_finite, check_p, check_out, check_rng, document, _step, _task_arrays)
+                               check_finite, check_p, check_out, check_rng, check_keys, document, _step, _task_arrays)
+from .data import Experiment, regression_loss, svm_loss
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'FAST_ACTIVATIONS', 'LOSS_KINDS', 'PROTOCOL', 'MLP', 'FastMLP', 'model_loss', 'KStepPool', 'unrolled_F',
-           'TaskDistribution', 'adapt']
+__all__ = ['ACTIVATIONS', 'FAST_ACTIVATIONS', 'LOSS_KINDS', 'REGRESSION_EXPERIMENTS', 'SVM_EXPERIMENTS', 'PROTOCOL', 'MLP',
+           'FastMLP', 'model_loss', 'KStepPool', 'unrolled_F', 'kstep_pool', 'TaskDistribution', 'adapt']
 
 # %% ../nbs/09_kstep.ipynb #51704882
 ACTIVATIONS = {"relu": lambda z: anp.maximum(z, 0.0), "tanh": anp.tanh, "softplus": lambda z: anp.logaddexp(0.0, z)}
@@ -541,6 +542,26 @@ def hess_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
     alpha, w = check_alpha(alpha), self.check_w(w)
     self._charge_hvp_F(self.d)
     return check_out(hessian(lambda u: self._F_autograd(u, alpha))(w), "∇²F_K(w)")
+
+# %% ../nbs/09_kstep.ipynb #dcd82f18
+REGRESSION_EXPERIMENTS, SVM_EXPERIMENTS = ("synthetic_regression", "diabetes"), ("synthetic_svm", "mnist_svm")
+
+def kstep_pool(ex:Experiment, # a data experiment of `bimaml_nb.data`, e.g. data.diabetes()
+               K:int=1, # inner gradient steps K ≥ 1
+              ) -> KStepPool: # the experiment's tasks, loss and task distribution with K inner steps
+    "The K-step pool of one of the paper's data experiments; for K = 1 its F and ∇F are `ex.pool`'s."
+    if not isinstance(ex, Experiment): raise TypeError(f"ex must be an Experiment of bimaml_nb.data, e.g. data.diabetes(); got {type(ex).__name__}")
+    if ex.X is None or ex.y is None:
+        raise ValueError(f"ex must be an experiment built from data (ex.X, ex.y); {ex.name!r} is a pool of functions: use ex.pool")
+    K = check_int(K, "K", 1, "the number of inner gradient steps")
+    if ex.name in REGRESSION_EXPERIMENTS:
+        c = check_keys(ex.choices, ("loss_scaling",), "ex.choices", f"the choices of a {ex.name} experiment")
+        loss = regression_loss(c["loss_scaling"], max(len(v) for v in ex.y))  # the n by which `data` scales every task
+    elif ex.name in SVM_EXPERIMENTS:
+        c = check_keys(ex.choices, ("loss", "l2"), "ex.choices", f"the choices of a {ex.name} experiment")
+        loss = svm_loss(c["loss"], c["l2"])
+    else: raise ValueError(f"ex must be one of the experiments {REGRESSION_EXPERIMENTS + SVM_EXPERIMENTS}; got {ex.name!r}")
+    return KStepPool(loss, list(ex.X), list(ex.y), K=K, p=ex.pool.p)
 
 # %% ../nbs/09_kstep.ipynb #8819a9f7
 @patch

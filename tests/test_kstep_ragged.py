@@ -199,3 +199,93 @@ def test_random_ragged_pools_equal_per_task_loops(sizes, qsizes, d, K, alpha, se
     np.testing.assert_allclose(kp.hess_F(w, alpha), HF, rtol=1e-10, atol=1e-11 * max(1.0, np.abs(HF).max()))
     np.testing.assert_allclose(kp.grad_f(w), gf, rtol=1e-10, atol=1e-11 * max(1.0, np.abs(gf).max()))
     np.testing.assert_allclose(adapt(kp, w, alpha, K), U, rtol=1e-10, atol=1e-11 * max(1.0, np.abs(U).max()))
+
+
+# --- kstep_pool: the paper's data experiments as K-step pools ---
+from bimaml_nb.kstep import kstep_pool
+import dataclasses
+
+CASES = [("synthetic_regression", {}), ("synthetic_regression", dict(loss_scaling="sum", n=30, M=4)), ("diabetes", {}),
+         ("diabetes", dict(loss_scaling="sum")), ("synthetic_svm", {}), ("synthetic_svm", dict(loss="logistic", l2=0.1, M=6)),
+         ("synthetic_svm", dict(loss="squared_hinge", l2=0.0, M=6)), ("mnist_svm", {})]
+
+@pytest.mark.parametrize("name, choices", CASES)
+def test_kstep_pool_is_the_experiments_pool(name, choices):
+    "K = 1: F and ∇F equal ex.pool's (catches a wrong loss scale n, a dropped l2 or loss choice)."
+    ex = data.EXPERIMENTS[name](**choices)
+    kp = kstep_pool(ex)
+    assert kp.K == 1 and kp.M == ex.pool.M and kp.d == ex.pool.d and np.array_equal(kp.p, ex.pool.p)
+    assert rel(kp.F(ex.w0, ex.alpha), ex.pool.F(ex.w0, ex.alpha)) < 1e-12
+    assert rel(kp.grad_F(ex.w0, ex.alpha), ex.pool.grad_F(ex.w0, ex.alpha)) < 1e-12
+
+
+def test_kstep_pool_keeps_the_task_distribution(dia):
+    "A pool with non-uniform task weights: kstep_pool takes ex.pool.p (catches a uniform p)."
+    from bimaml_nb.oracles import TaskPool
+    q = np.array([0.1, 0.2, 0.3, 0.4])
+    ex = dataclasses.replace(dia, pool=TaskPool.from_data(squared_loss, dia.X, dia.y, p=q))
+    kp = kstep_pool(ex)
+    assert np.array_equal(kp.p, q) and rel(kp.grad_F(ex.w0, ex.alpha), ex.pool.grad_F(ex.w0, ex.alpha)) < 1e-12
+    assert rel(kp.grad_F(ex.w0, ex.alpha), dia.pool.grad_F(ex.w0, ex.alpha)) > 1e-3
+
+
+def test_kstep_pool_k3_diabetes_sum_scaling(dia):
+    "K = 3 under the paper's literal sum: every task scaled by 2·n_max = 260, against per-task loops."
+    ex = data.diabetes(loss_scaling="sum"); kp = kstep_pool(ex, K=3)
+    c = 2.0 * max(len(v) for v in ex.y); a = ex.alpha / 50
+    F, gF, *_ = loops([np.sqrt(c) * X for X in ex.X], [np.sqrt(c) * y for y in ex.y], [np.sqrt(c) * X for X in ex.X],
+                      [np.sqrt(c) * y for y in ex.y], ex.w0, a, 3, np.full(4, 0.25))  # c·½(x·w − y)² = ½(√c x·w − √c y)²
+    assert rel(kp.F(ex.w0, a), F) < 1e-12 and rel(kp.grad_F(ex.w0, a), gF) < 1e-12
+
+
+def test_kstep_pool_bad_input(dia):
+    with pytest.raises(TypeError, match="ex must be an Experiment of bimaml_nb.data"): kstep_pool(dia.pool)
+    with pytest.raises(TypeError, match="ex must be an Experiment"): kstep_pool("diabetes")
+    with pytest.raises(ValueError, match="'fig1' is a pool of functions: use ex.pool"): kstep_pool(data.fig1_pair())
+    with pytest.raises(ValueError, match="K must be an integer >= 1"): kstep_pool(dia, K=0)
+    with pytest.raises(TypeError, match="K must be an integer >= 1"): kstep_pool(dia, K=1.5)
+    with pytest.raises(ValueError, match="missing 'loss_scaling'"): kstep_pool(dataclasses.replace(dia, choices={}))
+    with pytest.raises(ValueError, match="missing 'l2'"): kstep_pool(dataclasses.replace(data.synthetic_svm(M=2, n=10), choices=dict(loss="hinge")))
+    with pytest.raises(ValueError, match="ex must be one of the experiments"): kstep_pool(dataclasses.replace(dia, name="sinusoid"))
+    with pytest.raises(ValueError, match="loss_scaling must be one of"): kstep_pool(dataclasses.replace(dia, choices=dict(loss_scaling="max")))
+
+
+def test_flow_runs_on_diabetes(dia):
+    "The continuous inner loop on the ragged Diabetes pool: F_T and ∇F_T against the matrix exponential per task with its own n_i (catches padding counted by the flow's vector field)."
+    from scipy.linalg import expm
+    from bimaml_nb.flow import FlowPool
+    fp = FlowPool(kstep_pool(dia)); w, T = dia.w0, 0.4
+    F, g = 0.0, np.zeros(8)
+    for X, y, pi in zip(dia.X, dia.y, dia.pool.p):
+        H, b = X.T @ X / len(y), X.T @ y / len(y); E = expm(-T * H)
+        u = E @ w + (np.eye(8) - E) @ np.linalg.solve(H, b)  # u' = −(Hu − b)
+        F += pi * 0.5 * np.mean((X @ u - y) ** 2); g += pi * E @ (H @ u - b)
+    assert rel(fp.F(w, T), F) < 1e-8 and rel(fp.grad_F(w, T), g) < 1e-8
+
+
+# --- fuzz: arbitrary ragged input gives a clear error naming the argument, never a foreign exception ---
+task = st.one_of(st.integers(0, 4).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, 3))),  # (n_i, width)
+                 st.just(None))
+@settings(max_examples=150)
+@given(tasks=st.lists(task, max_size=4), ytasks=st.lists(st.integers(0, 4), max_size=4), bad=st.sampled_from([None, "nan", "inf", "str", "3d"]),
+       seed=st.integers(0, 100), query=st.booleans())
+def test_fuzz_ragged_input(tasks, ytasks, bad, seed, query):
+    r = np.random.default_rng(seed)
+    X = [r.normal(size=t) if t is not None else "oops" for t in tasks]
+    y = [r.normal(size=n) for n in ytasks]
+    if X and bad is not None:
+        j = r.integers(len(X)); a = np.asarray(X[j]) if not isinstance(X[j], str) else np.zeros((1, 1))
+        X[j] = {"nan": np.full(a.shape, np.nan), "inf": np.full(a.shape, np.inf), "str": np.full(a.shape, "a"), "3d": np.zeros((2, 2, 2))}[bad]
+    good_X, good_y = [np.zeros((2, 2)), np.ones((3, 2))], [np.zeros(2), np.ones(3)]
+    args = (good_X, good_y, X, y) if query else (X, y)
+    names = ("Xq", "yq") if query else ("X", "y")
+    try: pool = KStepPool(squared_loss, *args)
+    except (ValueError, TypeError) as e:
+        msg = str(e)
+        assert any(n in msg for n in names) or "pool is empty" in msg or "loss(W, X, y)" in msg, msg
+        return
+    # accepted: then it is a valid ragged pool whose f is each task's own mean
+    Xs, ys = (X, y)
+    w = r.normal(size=pool.d)
+    f = np.mean([0.5 * np.mean((np.asarray(Xi) @ w - yi) ** 2) for Xi, yi in zip(Xs, ys)]) if not query else None
+    if f is not None: assert rel(pool.f(w), f) < 1e-12

@@ -147,20 +147,22 @@ def sample(self:FlowPool, batch_size:int, rng) -> FlowPool:
 STALL_STEPS = 1000  # inner descent steps without a new smallest gradient: stalled (a non-smooth loss), an error, not a long wait
 
 def _prox_points(pool, w, lam, inner_tol, max_inner):
-    "Every task's proximal point u_i* = argmin f_i^s(u) + λ‖u − w‖²/2 by gradient descent from w with step 1/L (counted)."
-    U, L, best, since = np.repeat(w[None], pool.M, axis=0), None, np.inf, 0
-    for _ in range(max_inner):  # u ← u − (∇f^s(u) + λ(u − w))/L, L from the first step's curvature bound
-        pool.counter.add("grad", pool.M); G = pool._Gs(U) + lam * (U - w)
+    "Every task's proximal point u_i* = argmin f_i^s(u) + λ‖u − w‖²/2 by gradient descent from w with a step 1/L_i per task (counted)."
+    U, L, best, since, last = np.repeat(w[None], pool.M, axis=0), None, np.inf, 0, None
+    for _ in range(max_inner):  # u ← u − (∇f^s(u) + λ(u − w))/L, L from the first step's curvature, doubled where a step raised ‖gradient‖
+        pool.counter.add("grad", pool.M); G = pool._Gs(U) + lam * (U - w); gn = np.linalg.norm(G, axis=1)
+        if last is not None and np.any(up := gn > last[2]):  # too long a step for these tasks (curvature grew away from w): undo it, halve it
+            U[up], G[up], gn[up], L[up] = last[0][up], last[1][up], last[2][up], 2 * L[up]
         g = float(np.abs(G).max())
         if g <= inner_tol: return U
-        if L is None: L = lam + max(1.0, float(np.abs(pool.task_hvps(U, np.ones_like(U))).max()))
+        if L is None: L = np.full(pool.M, lam + max(1.0, float(np.abs(pool.task_hvps(U, np.ones_like(U))).max())))
         best, since = (g, 0) if g < best else (best, since + 1)
         if since >= STALL_STEPS:
             raise ArithmeticError(f"the inner descent stalled: its gradient stays at {best:.2g} > inner_tol={inner_tol:g} for {STALL_STEPS} steps; "
-                                  "gradient descent with the fixed step 1/L (L from the curvature at w) cannot solve a non-smooth support loss "
-                                  "(hinge, ReLU kinks) or one whose curvature grows away from w (a network) to a tolerance: use a smooth "
-                                  "convex loss (squared, logistic), a larger lam (a smaller alpha) or a larger inner_tol")
-        U = check_out(U - G / L, "the iMAML inner iterate")
+                                  "gradient descent cannot solve a non-smooth support loss (hinge, ReLU kinks) to a tolerance: "
+                                  "use a smooth loss (squared, logistic; tanh networks), a larger lam (a smaller alpha) or a larger inner_tol")
+        last = (U, G, gn)
+        U = check_out(U - G / L[:, None], "the iMAML inner iterate")
     raise ArithmeticError(f"the inner descent did not reach inner_tol={inner_tol:g} in max_inner={max_inner} steps: "
                           "raise max_inner or lam (alpha = 1/λ smaller), or use a smooth support loss")
 

@@ -546,21 +546,25 @@ def hess_F(self:KStepPool, w:np.ndarray, # point, shape (d,)
 # %% ../nbs/09_kstep.ipynb #dcd82f18
 REGRESSION_EXPERIMENTS, SVM_EXPERIMENTS = ("synthetic_regression", "diabetes"), ("synthetic_svm", "mnist_svm")
 
+def _choices_loss(ex):
+    "The per-sample loss ex.choices name, for a pool built without the prediction engine."
+    if ex.name in REGRESSION_EXPERIMENTS:
+        c = check_keys(ex.choices, ("loss_scaling",), "ex.choices", f"the choices of a {ex.name} experiment")
+        return regression_loss(c["loss_scaling"], max(len(v) for v in ex.y))  # the n by which `data` scales every task
+    if ex.name in SVM_EXPERIMENTS:
+        c = check_keys(ex.choices, ("loss", "l2"), "ex.choices", f"the choices of a {ex.name} experiment")
+        return svm_loss(c["loss"], c["l2"])
+    raise ValueError(f"ex must be one of the experiments {REGRESSION_EXPERIMENTS + SVM_EXPERIMENTS}; got {ex.name!r}")
+
 def kstep_pool(ex:Experiment, # a data experiment of `bimaml_nb.data`, e.g. data.diabetes()
                K:int=1, # inner gradient steps K ≥ 1
               ) -> KStepPool: # the experiment's tasks, loss and task distribution with K inner steps
-    "The K-step pool of one of the paper's data experiments; for K = 1 its F and ∇F are `ex.pool`'s."
+    "The K-step pool of one of the paper's data experiments (or a variant of one); for K = 1 its F and ∇F are `ex.pool`'s."
     if not isinstance(ex, Experiment): raise TypeError(f"ex must be an Experiment of bimaml_nb.data, e.g. data.diabetes(); got {type(ex).__name__}")
     if ex.X is None or ex.y is None:
         raise ValueError(f"ex must be an experiment built from data (ex.X, ex.y); {ex.name!r} is a pool of functions: use ex.pool")
     K = check_int(K, "K", 1, "the number of inner gradient steps")
-    if ex.name in REGRESSION_EXPERIMENTS:
-        c = check_keys(ex.choices, ("loss_scaling",), "ex.choices", f"the choices of a {ex.name} experiment")
-        loss = regression_loss(c["loss_scaling"], max(len(v) for v in ex.y))  # the n by which `data` scales every task
-    elif ex.name in SVM_EXPERIMENTS:
-        c = check_keys(ex.choices, ("loss", "l2"), "ex.choices", f"the choices of a {ex.name} experiment")
-        loss = svm_loss(c["loss"], c["l2"])
-    else: raise ValueError(f"ex must be one of the experiments {REGRESSION_EXPERIMENTS + SVM_EXPERIMENTS}; got {ex.name!r}")
+    loss = getattr(ex.pool._engine, "loss", None) or _choices_loss(ex)  # the loss ex.pool was built with: a variant's (experiments.variant) is not in its choices
     return KStepPool(loss, list(ex.X), list(ex.y), K=K, p=ex.pool.p)
 
 # %% ../nbs/09_kstep.ipynb #8819a9f7

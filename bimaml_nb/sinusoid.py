@@ -40,14 +40,15 @@ def draw_sinusoid(n:int, # tasks to draw
 def sinusoid_tasks(shots:int=10, # support points per task
                    query:int=10, # query points per task
                    K:int=1, # inner steps of the MAML loss
-                   hidden:tuple=(40, 40), # hidden widths of the ReLU MLP
+                   hidden:tuple=(40, 40), # hidden widths of the MLP
+                   activation:str="relu", # "relu" (Finn et al.) or "tanh" (smooth: the continuous inner loops need it)
                    n_eval:int=100, # tasks of the evaluation pool (metrics and the cost unit)
                    eval_seed:int=0, # seed of the evaluation pool
                   ) -> TaskDistribution:
-    "The sinusoid task distribution with an MLP 1-hidden-1 (ReLU) and the mean squared error."
+    "The sinusoid task distribution with an MLP 1-hidden-1 (ReLU unless asked) and the mean squared error."
     shots, query = check_int(shots, "shots", 1, "support points per task"), check_int(query, "query", 1, "query points per task")
     if not isinstance(hidden, (tuple, list)) or not hidden: raise ValueError(f"hidden must be a non-empty tuple of widths, e.g. (40, 40); got {hidden!r}")
-    net = MLP((1, *hidden, 1), "relu")
+    net = MLP((1, *hidden, 1), activation)
     return TaskDistribution(partial(draw_sinusoid, shots=shots, query=query), model_loss(net, "mse"), K, n_eval=n_eval, eval_seed=eval_seed)
 
 # %% ../nbs/10_sinusoid.ipynb #39b33241

@@ -244,10 +244,20 @@ def test_kstep_pool_bad_input(dia):
     with pytest.raises(ValueError, match="'fig1' is a pool of functions: use ex.pool"): kstep_pool(data.fig1_pair())
     with pytest.raises(ValueError, match="K must be an integer >= 1"): kstep_pool(dia, K=0)
     with pytest.raises(TypeError, match="K must be an integer >= 1"): kstep_pool(dia, K=1.5)
-    with pytest.raises(ValueError, match="missing 'loss_scaling'"): kstep_pool(dataclasses.replace(dia, choices={}))
-    with pytest.raises(ValueError, match="missing 'l2'"): kstep_pool(dataclasses.replace(data.synthetic_svm(M=2, n=10), choices=dict(loss="hinge")))
-    with pytest.raises(ValueError, match="ex must be one of the experiments"): kstep_pool(dataclasses.replace(dia, name="sinusoid"))
-    with pytest.raises(ValueError, match="loss_scaling must be one of"): kstep_pool(dataclasses.replace(dia, choices=dict(loss_scaling="max")))
+    lit = data.synthetic_svm(M=2, n=10, loss="literal")  # no prediction engine: the loss comes from ex.choices
+    with pytest.raises(ValueError, match="missing 'l2'"): kstep_pool(dataclasses.replace(lit, choices=dict(loss="literal")))
+    with pytest.raises(ValueError, match="ex must be one of the experiments"): kstep_pool(dataclasses.replace(lit, name="sinusoid"))
+    with pytest.raises(ValueError, match="loss must be one of"): kstep_pool(dataclasses.replace(lit, choices=dict(loss="max", l2=0.0)))
+
+
+@pytest.mark.parametrize("model", ["squared_hinge", "hinge_ridge"])
+def test_kstep_pool_of_a_variant_has_the_variants_loss(model):
+    "experiments.variant changes the pool's loss but not ex.choices: the K-step pool must follow the pool (catches a loss read from choices)."
+    from bimaml_nb.experiments import primary, variant
+    ex = variant(primary("synthetic_svm"), model)
+    assert rel(kstep_pool(ex).F(ex.w0, ex.alpha), ex.pool.F(ex.w0, ex.alpha)) < 1e-12
+    lit = data.synthetic_svm(M=3, n=20, loss="literal")
+    assert rel(kstep_pool(lit).F(lit.w0, lit.alpha), lit.pool.F(lit.w0, lit.alpha)) < 1e-12
 
 
 def test_flow_runs_on_diabetes(dia):

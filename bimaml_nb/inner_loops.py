@@ -15,9 +15,9 @@ from .sinusoid import Budgeted, sinusoid_tasks, draw_sinusoid, few_shot_mse
 from .flow import FlowPool, ImplicitPool
 
 # %% auto #0
-__all__ = ['INNER_LOOPS', 'FLOW_TOL', 'INNER_BUDGET', 'INNER_CHOICES', 'SINUSOID_INNER', 'HINGE', 'inner_loop_pools',
+__all__ = ['INNER_LOOPS', 'FLOW_TOL', 'INNER_BUDGET', 'INNER_CHOICES', 'SINUSOID_INNER', 'HINGE', 'QUICK', 'inner_loop_pools',
            'meta_gradient_cost', 'equal_cost', 'paper_inner_loops', 'sinusoid_inner_loops', 'run_inner_loops',
-           'inner_loops_markdown']
+           'inner_loops_markdown', 'plot_inner_loops']
 
 # %% ../nbs/14_inner_loops.ipynb #be9004c9
 INNER_LOOPS = ("one step", "flow", "iMAML")  # forward Euler, the exact flow, backward Euler: three readings of one inner step α
@@ -138,19 +138,23 @@ def sinusoid_inner_loops(seed:int=0, # seed of w0, the batches, the frozen pool 
 
 # %% ../nbs/14_inner_loops.ipynb #3b4d5750
 HINGE = dict(loss="hinge", l2=0.0)  # the paper's SVM loss (the primary choice of the experiments chapter)
+QUICK = dict(budget=300.0, sinusoid=dict(budget=20.0, n_eval=10, batch_size=5, n_test=20))  # seconds, for a smoke test
 
 def run_inner_loops(seeds:tuple=(0, 1, 2), # sinusoid seeds
+                    quick:bool=False, # QUICK's small budgets and pools, and no ReLU or hinge costs: a smoke test in seconds
                     progress:str|None=None, # a tqdm bar over the runs on stderr, with this description; None: none
-                   ) -> dict: # paper: one record per pool; sinusoid: one per seed; relu, hinge: the cost of one meta-gradient with ReLU, with the hinge
+                   ) -> dict: # paper: one record per pool; sinusoid: one per seed; relu, hinge: the cost of one meta-gradient with ReLU, with the hinge (None if quick)
     "The chapter's comparison: the paper's four pools, the sinusoid benchmark (tanh) per seed, and what ReLU and the hinge cost."
     seeds = [check_int(s, "seeds", 0, "a seed") for s in (seeds if isinstance(seeds, (tuple, list, range)) else [seeds])]
     if not seeds: raise ValueError("seeds must name at least one seed")
     import sys
     from tqdm import tqdm
     from functools import partial
-    jobs = ([partial(paper_inner_loops, n) for n in INNER_CHOICES] + [partial(sinusoid_inner_loops, s) for s in seeds]
-            + [partial(sinusoid_inner_loops, 0, "relu", runs=False), partial(paper_inner_loops, "synthetic_svm", choices=HINGE, runs=False)])
-    out = [job() for job in tqdm(jobs, desc=progress, file=sys.stderr, disable=progress is None)]
+    if not isinstance(quick, bool): raise TypeError(f"quick must be True or False; got {quick!r:.80}")
+    budget, sin = (QUICK["budget"], QUICK["sinusoid"]) if quick else (INNER_BUDGET, {})
+    jobs = [partial(paper_inner_loops, n, budget) for n in INNER_CHOICES] + [partial(sinusoid_inner_loops, s, **sin) for s in seeds]
+    if not quick: jobs += [partial(sinusoid_inner_loops, 0, "relu", runs=False), partial(paper_inner_loops, "synthetic_svm", choices=HINGE, runs=False)]
+    out = [job() for job in tqdm(jobs, desc=progress, file=sys.stderr, disable=progress is None)] + ([None, None] if quick else [])
     n = len(INNER_CHOICES)
     return dict(paper=out[:n], sinusoid=out[n:-2], relu=out[-2], hinge=out[-1])
 
@@ -186,13 +190,39 @@ def inner_loops_markdown(record:dict, # output of run_inner_loops
         mse = lambda j: _span([r["mse"][j] if r["mse"] else None for _, r in rs])
         lines.append(f"| {k} | {_span([s['cost'][k] for s, _ in rs], '{:.2f}')} | {_span([r['steps'] for _, r in rs], '{:.0f}')} | "
                      f"{mse(0)} | {mse(1)} | {mse(10)} | {_span([r['own'][k] if r['own'] else None for _, r in rs])} |")
-    relu = rec["relu"]
+    relu, hinge = rec["relu"], rec["hinge"]
+    if relu is None or hinge is None: return "\n".join(lines + ["", "(Quick mode: small budgets and pools; the ReLU and hinge costs are not measured.)"])
     lines += ["", "With ReLU (Finn's network), one batch meta-gradient at w₀ costs " + ", ".join(
         f"{_g(relu['cost'][k], '{:.2f}')} ({k})" if relu["cost"][k] is not None else f"– ({k}: {relu['errors'][k].split(':')[0]})" for k in INNER_LOOPS) + "."]
-    hinge = rec["hinge"]
     lines += ["", "With the hinge (the paper's synthetic SVM pool, no ridge), one meta-gradient at w₀ costs " + ", ".join(
         f"{_g(hinge['cost'][k], '{:.0f}')} ({k})" if hinge["cost"][k] is not None else f"– ({k}: {hinge['errors'][k].split(':')[0]})" for k in INNER_LOOPS) + "."]
     return "\n".join(lines)
+
+# %% ../nbs/14_inner_loops.ipynb #4edd1bac
+def plot_inner_loops(record:dict, # output of run_inner_loops
+                    ): # the figure
+    "Two panels: the price of one exact meta-gradient through each continuous inner loop, in gradient steps (log scale), and where each equal-cost run ended on the paper's F."
+    import matplotlib.pyplot as plt
+    rec = _check_record(record)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.2))
+    cases = [(p["pool"], p["cost"]) for p in rec["paper"]] + [("sinusoid, tanh", rec["sinusoid"][0]["cost"])]
+    cases += [(n, rec[k]["cost"]) for n, k in (("sinusoid, ReLU", "relu"), ("synthetic_svm, hinge", "hinge")) if rec[k] is not None]
+    x = np.arange(len(cases))
+    for j, k in enumerate(("flow", "iMAML")):
+        h = [np.nan if c[k] is None else c[k] / c["one step"] for _, c in cases]
+        a.bar(x + (j - 0.5) * 0.4, h, 0.4, label=k, color=f"C{j + 1}")
+        for xi, hi in zip(x, h):
+            if np.isnan(hi): a.text(xi + (j - 0.5) * 0.4, 0.03, f"{k} stalls", transform=a.get_xaxis_transform(), ha="center", va="bottom", rotation=90, fontsize=7)
+    a.set(xticks=x, yscale="log", ylabel="one exact meta-gradient ÷ one gradient step's", title="the price of a continuous inner loop")
+    a.set_xticklabels([n for n, _ in cases], rotation=25, ha="right", fontsize=8); a.legend(fontsize=8)
+    pools = rec["paper"]; x = np.arange(len(pools))
+    for j, k in enumerate(INNER_LOOPS):
+        end = [next(r for r in p["runs"] if r["inner"] == k)["F"]["one step"] for p in pools]
+        b.bar(x + (j - 1) * 0.27, [np.nan if e is None else e / p["start"]["one step"] for e, p in zip(end, pools)], 0.27, label=k, color=f"C{j}")
+    b.set(xticks=x, ylabel="F at the end ÷ F(w₀)", title=f"equal cost ({pools[0]['budget']:g} gradient-equivalents), scored on the paper's F")
+    b.set_xticklabels([p["pool"] for p in pools], rotation=25, ha="right", fontsize=8); b.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/14_inner_loops.ipynb #619c6bd2
 document(globals())

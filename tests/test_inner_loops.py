@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 from bimaml_nb.oracles import squared_loss
 from bimaml_nb.kstep import KStepPool
 from bimaml_nb.inner_loops import (INNER_LOOPS, INNER_BUDGET, INNER_CHOICES, FLOW_TOL, HINGE, inner_loop_pools, meta_gradient_cost,
-                                   equal_cost, paper_inner_loops, sinusoid_inner_loops, run_inner_loops, inner_loops_markdown)
+                                   equal_cost, paper_inner_loops, sinusoid_inner_loops, run_inner_loops, inner_loops_markdown,
+                                   plot_inner_loops)
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = json.loads((ROOT / "nbs" / "images" / "inner_loops.json").read_text())
@@ -135,3 +136,21 @@ def test_the_prose_states_the_record():
     relu, hinge = RECORD["relu"]["cost"], RECORD["hinge"]["cost"]
     assert f"costs {relu['flow'] / relu['one step']:.0f} times a\n  gradient step; with the hinge, {hinge['flow'] / hinge['one step']:.0f} times" in prose
     assert relu["iMAML"] is None and hinge["iMAML"] is None and "stalled" in RECORD["relu"]["errors"]["iMAML"]
+
+def test_the_plot_draws_the_record():
+    "Panel a's bars are the cost ratios of the record (NaN where iMAML stalls), panel b's the final F over F(w0)."
+    import matplotlib; matplotlib.use("Agg")
+    fig = plot_inner_loops(RECORD); a, b = fig.axes
+    cases = [p["cost"] for p in RECORD["paper"]] + [RECORD["sinusoid"][0]["cost"], RECORD["relu"]["cost"], RECORD["hinge"]["cost"]]
+    flow = [r.get_height() for r in a.patches[:len(cases)]]
+    np.testing.assert_allclose(flow, [c["flow"] / c["one step"] for c in cases], rtol=1e-12)
+    im = [r.get_height() for r in a.patches[len(cases):]]
+    assert np.isnan(im[-1]) and np.isnan(im[-2]) and np.isclose(im[0], RECORD["paper"][0]["cost"]["iMAML"] / 3)
+    p0 = RECORD["paper"][0]
+    assert np.isclose(b.patches[0].get_height(), p0["runs"][0]["F"]["one step"] / p0["start"]["one step"], rtol=1e-12)
+
+def test_quick_mode_is_small_and_marked():
+    rec = run_inner_loops(seeds=(0,), quick=True)
+    assert rec["relu"] is None and rec["hinge"] is None and rec["paper"][0]["budget"] == 300.0 and rec["sinusoid"][0]["budget"] == 20.0
+    assert inner_loops_markdown(rec).endswith("(Quick mode: small budgets and pools; the ReLU and hinge costs are not measured.)")
+    with pytest.raises(TypeError, match="quick must be True or False"): run_inner_loops(quick="yes")

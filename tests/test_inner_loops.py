@@ -108,6 +108,7 @@ def test_a_failing_inner_loop_is_reported_not_raised():
     (lambda kp: run_inner_loops(seeds=["a"]), "seed"),
     (lambda kp: inner_loops_markdown(None), "record must be"),
     (lambda kp: inner_loops_markdown({"paper": 1}), "record must be"),
+    (lambda kp: plot_inner_loops(None), "record must be"),
 ])
 def test_bad_input_is_refused_by_name(call, says):
     kp = _lsq(0)[0]
@@ -133,6 +134,8 @@ def test_the_prose_states_the_record():
     assert f"is {mse1['one step']:.3f}, against {mse1['flow']:.3f} (flow) and {mse1['iMAML']:.3f} (iMAML)" in prose
     mse0 = [np.mean([next(r for r in s["runs"] if r["inner"] == k)["mse"][0] for s in sin]) for k in ("flow", "iMAML")]
     assert all(abs(m - 3.2) < 0.05 for m in mse0) and "about 3.2" in prose
+    st_ = {k: np.mean([next(r for r in s["runs"] if r["inner"] == k)["steps"] for s in sin]) for k in ("flow", "iMAML")}
+    assert f"sinusoid, {st_['flow']:.0f} and {st_['iMAML']:.0f} steps are too few" in prose
     relu, hinge = RECORD["relu"]["cost"], RECORD["hinge"]["cost"]
     assert f"costs {relu['flow'] / relu['one step']:.0f} times a\n  gradient step; with the hinge, {hinge['flow'] / hinge['one step']:.0f} times" in prose
     assert relu["iMAML"] is None and hinge["iMAML"] is None and "stalled" in RECORD["relu"]["errors"]["iMAML"]

@@ -231,6 +231,7 @@ def results_markdown(res:dict, # a results dict (as written to results.json)
             for rule, steps in by_rule.items(): md.append(f"| {name} | {rule} | {', '.join(str(s) for s in steps)} |")
     if res.get("sinusoid_table"): md += ["\n## Sinusoid regression at one budget (K-step MAML on an MLP)\n", res["sinusoid_table"]]
     if res.get("finn_table"): md += ["\n## Sinusoid regression, Finn et al.'s protocol\n", res["finn_table"]]
+    if res.get("inner_loops_table"): md += ["\n## Inner loops at equal cost (one gradient step, the flow, iMAML)\n", res["inner_loops_table"]]
     md += ["\n## Choices (first seed)\n"] + [f"- {n}: {json.dumps(plain(c), ensure_ascii=False)}" for n, c in (res.get("choices") or {}).items()]
     md += [f"\nFiles: {', '.join(res['files'])}. Versions: {json.dumps(res['versions'])}."]
     if res.get("run_cost"): md.append(f"This run cost {res['run_cost']['cpu_seconds']:.0f} CPU seconds ({res['run_cost']['tasks']} tasks).")

@@ -199,3 +199,14 @@ def test_bad_options_end_in_one_line_naming_the_option(args, says, tmp_path, cap
     with pytest.raises(SystemExit) as e: main(["reproduce", "--out", str(tmp_path / "o")] + args)
     err = capsys.readouterr().err
     assert e.value.code == 2 and says in err and "Traceback" not in err
+
+def test_inner_loops_run_by_name(tmp_path, capsys):
+    "--only inner_loops runs the inner-loops chapter (quick: seconds), writes its figure and table and prints the table."
+    from bimaml_nb.inner_loops import inner_loops_markdown
+    assert "inner_loops" not in ALL
+    main(["reproduce", "--quick", "--quiet", "--only", "inner_loops", "--out", str(tmp_path), "--seed", "0"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inner_loops.png", "results.json", "results.md"]
+    res = json.loads((tmp_path / "results.json").read_text())
+    table = inner_loops_markdown(res["inner_loops"])
+    assert res["inner_loops_table"] == table and table in (tmp_path / "results.md").read_text() and table in capsys.readouterr().out
+    assert res["inner_loops"]["relu"] is None and [s["seed"] for s in res["inner_loops"]["sinusoid"]] == [0]

@@ -14,7 +14,7 @@ from .kstep import KStepPool
 from .runs import Stepper, Result, drive
 
 # %% auto #0
-__all__ = ['MAX_SOLVER_STEPS', 'STALL_STEPS', 'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedT', 'learn_T']
+__all__ = ['MAX_SOLVER_STEPS', 'STALL_STEPS', 'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedTPool', 'LearnedT', 'learn_T']
 
 # %% ../nbs/13_flow.ipynb #1a285986
 class _Wrapper:
@@ -272,37 +272,166 @@ def sample(self:ImplicitPool, batch_size:int, rng) -> ImplicitPool:
     return ImplicitPool(self.pool.sample(batch_size, rng), self.inner_tol, self.max_inner, self.cg_iters)
 
 # %% ../nbs/13_flow.ipynb #f3ebd5e7
-class LearnedT(Stepper):
-    "Gradient descent on (w, T): w ← w − β∇_w F_T(w), T ← max(0, T − β_T ∂F_T/∂T)."
+from dataclasses import replace
+from .oracles import check_finite, check_real
+from .algorithms import Descent
+
+class LearnedTPool:
+    "A FlowPool with the flow time as a parameter: the point is z = (w, τ), of dimension d + 1, and T = s|τ|."
+    def __init__(self, pool:FlowPool, # the tasks, with the flow as inner loop
+                 scale:float=1.0, # s in T = s|τ|: a step β on τ moves T by β s² ∂F_T/∂T
+                ):
+        if not isinstance(pool, FlowPool): raise TypeError(f"pool must be a FlowPool (the flow as inner loop); got {type(pool).__name__}")
+        self.pool, self.scale = pool, check_positive(scale, "scale", "s in T = s|τ|")
+        self.M, self.d, self.p, self.counter = pool.M, pool.d + 1, pool.p, pool.counter
+
+    def __repr__(self): return (f"LearnedTPool(M={self.M}, d={self.d} ({self.d - 1} weights and τ), T = {self.scale:g}|τ|, "
+                                f"cost so far={self.counter.cost:g} gradient-equivalents)")
+
+    def check_w(self, z, name="z"):
+        "z as a float array if it is a finite point (w, τ) of shape (d + 1,), else an error naming it."
+        z = check_finite(z, name, "pass finite values (a diverged iterate is the usual cause)")
+        if z.shape != (self.d,):
+            raise ValueError(f"{name} must have shape ({self.d},): the {self.d - 1} weights w, then τ with T = {self.scale:g}|τ| "
+                             f"(build it with z_of(w, T)); got shape {z.shape}")
+        return z
+
+    def T_of(self, z:np.ndarray, # a point (d + 1,), or points in rows (R, d + 1), e.g. a Result's iterates
+            ): # T = s|τ|: a float, or an array (R,)
+        "The flow time of a point or of each row of points."
+        Z = check_finite(z, "z", "pass finite points")
+        if Z.shape[-1:] != (self.d,) or Z.ndim > 2: raise ValueError(f"z must have shape ({self.d},) or (R, {self.d}); got {Z.shape}")
+        T = self.scale * np.abs(Z[..., -1])
+        return float(T) if Z.ndim == 1 else T
+
+    def z_of(self, w:np.ndarray, # weights, shape (d,)
+             T:float, # flow time T ≥ 0
+            ) -> np.ndarray: # z = (w, T/s), shape (d + 1,)
+        "The point of weights w at flow time T."
+        return np.append(self.pool.check_w(w), check_real(T, "T", "the flow time, T >= 0", 0) / self.scale)
+
+    def _point(self, z, alpha):
+        "w, T and τ of z, with the protocol's alpha checked to be the sentinel 0."
+        if check_alpha(alpha) != 0:
+            raise ValueError(f"alpha must be 0 for a LearnedTPool (got {alpha!r}): its flow time is T = {self.scale:g}|τ|, the last "
+                             "entry of z, not the protocol's alpha; to start at time T pass z0 = pool.z_of(w0, T) and alpha=0")
+        z = self.check_w(z)
+        return z[:-1], self.scale * abs(z[-1]), z[-1]
+
+    def _dtau(self, tau, gT):
+        "∂F/∂τ from ∂F_T/∂T: s·sign(τ)·∂F_T/∂T, and at τ = 0 the one-sided derivative that descends (0 if T = 0 is optimal in T)."
+        return self.scale * (np.sign(tau) * gT if tau != 0 else min(0.0, gT))
+
+    def _grad_wT(self, w, T, order="exact"):
+        "(∇_w F_T, ∂F_T/∂T), the gradient in (w, T), shape (d + 1,)."
+        return np.append(self.pool.grad_F(w, T, order), self.pool.grad_T(w, T))
+
+    def uncounted(self): return self.pool.uncounted()
+    def f(self, z): return self.pool.f(self.check_w(z)[:-1])
+    def grad_f(self, z): return np.append(self.pool.grad_f(self.check_w(z)[:-1]), 0.0)
+    def task_grads(self, z): return np.pad(self.pool.task_grads(self.check_w(z)[:-1]), ((0, 0), (0, 1)))
+    def hvp_f(self, z, v): return np.append(self.pool.hvp_f(self.check_w(z)[:-1], self.check_w(v, "v")[:-1]), 0.0)
+    def hess_f(self, z): return np.pad(self.pool.hess_f(self.check_w(z)[:-1]), ((0, 1), (0, 1)))
+
+    def task_hvps(self, z, V):
+        "Every task's Hessian-vector product of f_i(z) = f_i(w): (∇²f_i(w_i) V_i[:d], 0) in row i, shape (M, d + 1)."
+        Z = self.check_w(z) if np.shape(z) == (self.d,) else check_finite(z, "z", "the points must be finite")
+        V = check_finite(V, "V", "give finite directions")
+        for name, a in (("z", Z), ("V", V)):
+            if a.shape != (self.M, self.d) and not (name == "z" and a.shape == (self.d,)):
+                raise ValueError(f"{name} must have shape ({self.M}, {self.d}), one row per task; got {a.shape}")
+        return np.pad(self.pool.task_hvps(Z[..., :-1], V[:, :-1]), ((0, 0), (0, 1)))
+
+# %% ../nbs/13_flow.ipynb #3f2ced05
+@patch
+def F(self:LearnedTPool, z:np.ndarray, # point (w, τ), shape (d + 1,)
+      alpha:float, # must be 0: the flow time is read from z
+     ) -> float: # F_T(w) with T = s|τ|
+    "The continuous-time MAML loss at the point's own flow time, $F(z) = F_{s|\\tau|}(w)$."
+    w, T, _ = self._point(z, alpha)
+    return self.pool.F(w, T)
+
+@patch
+def grad_F(self:LearnedTPool, z:np.ndarray, # point (w, τ), shape (d + 1,)
+           alpha:float, # must be 0
+           order:str="exact", # "exact" or "first": the w part by the adjoint or first-order; the τ part is exact in both
+           delta:float=1e-5, # unused (no Hessian-free variant)
+          ) -> np.ndarray: # (∇_w F_T(w), ∂F/∂τ), shape (d + 1,)
+    "The gradient in z: $(\\nabla_w F_T(w),\\ s\\,\\mathrm{sign}(\\tau)\\,\\partial F_T/\\partial T)$."
+    if not (isinstance(order, str) and order in ("exact", "first")):
+        raise ValueError(f"order must be 'exact' or 'first' for a LearnedTPool (it has no Hessian-free variant); got {order!r}")
+    w, T, tau = self._point(z, alpha)
+    g = self._grad_wT(w, T, order)
+    return np.append(g[:-1], self._dtau(tau, g[-1]))
+
+@patch
+def F_grads(self:LearnedTPool, z:np.ndarray, alpha:float) -> tuple:
+    "F_T(w), the gradient in z and ∇f padded with 0, as a run records them."
+    w, T, tau = self._point(z, alpha)
+    F, g, gf = self.pool.F_grads(w, T)
+    return F, np.append(g, self._dtau(tau, self.pool.grad_T(w, T))), np.append(gf, 0.0)
+
+@patch
+def hvp_F(self:LearnedTPool, z:np.ndarray, # point (w, τ), shape (d + 1,)
+          v:np.ndarray, # direction, shape (d + 1,)
+          alpha:float, # must be 0
+          eps:float=1e-5, # length of the difference step
+         ) -> np.ndarray: # ∇²F(z) v, shape (d + 1,)
+    "∇²F(z) v = J H J v, H the Hessian in (w, T) by central differences of (∇_w F_T, ∂F_T/∂T) (one-sided near T = 0), J = diag(1, s·sign τ)."
+    w, T, tau = self._point(z, alpha)
+    v, eps = self.check_w(v, "v"), check_positive(eps, "eps", "the length of the difference step")
+    J = np.append(np.ones(self.d - 1), self.scale * (-1.0 if tau < 0 else 1.0))
+    u = J * v; n = float(np.linalg.norm(u))
+    if n == 0: return np.zeros(self.d)
+    x, h = np.append(w, T), eps / n
+    g = lambda y: self._grad_wT(y[:-1], y[-1])
+    if T >= h * abs(u[-1]): Hu = (g(x + h * u) - g(x - h * u)) / (2 * h)
+    else: k = 1.0 if u[-1] >= 0 else -1.0; Hu = (g(x + k * h * u) - g(x)) / (k * h)  # T stays ≥ 0: the one-sided Hessian at T = 0
+    return check_out(J * Hu, "∇²F(z) v")
+
+@patch
+def hess_F(self:LearnedTPool, z:np.ndarray, alpha:float) -> np.ndarray:
+    "∇²F(z), column by column from hvp_F, shape (d + 1, d + 1)."
+    return np.stack([self.hvp_F(z, e, alpha) for e in np.eye(self.d)], 1)
+
+@patch
+def sample(self:LearnedTPool, batch_size:int, rng) -> LearnedTPool:
+    "A batch of tasks drawn from p, as a LearnedTPool of the same scale sharing this pool's counter."
+    return LearnedTPool(self.pool.sample(batch_size, rng), self.scale)
+
+# %% ../nbs/13_flow.ipynb #a18beb51
+class LearnedT(Descent):
+    "Gradient descent on z = (w, τ) of a LearnedTPool of scale √(β_T/β): w ← w − β∇_w F_T, T ← |T − β_T ∂F_T/∂T|; T at every step kept."
     def __init__(self, pool:FlowPool, w0:np.ndarray, T0:float, beta:float, beta_T:float, eps:float):
         if not isinstance(pool, FlowPool): raise TypeError(f"pool must be a FlowPool; got {type(pool).__name__}")
-        self.pool, self.w, self.T = pool, pool.check_w(w0, "w0"), check_alpha(T0)
-        self.beta, self.beta_T = check_positive(beta, "beta", "the step on w"), check_positive(beta_T, "beta_T", "the step on T")
-        self.eps, self.t, self.T_path = check_positive(eps, "eps", "the tolerance"), 0, [self.T]
+        w0, T0 = pool.check_w(w0, "w0"), check_real(T0, "T0", "the initial flow time, T0 >= 0", 0)
+        beta, beta_T = check_positive(beta, "beta", "the step on w"), check_positive(beta_T, "beta_T", "the step on T")
+        s = np.sqrt(beta_T / beta)
+        if not (np.isfinite(s) and s > 0): raise ValueError(f"beta_T/beta must be a finite positive ratio; got beta_T={beta_T:g}, beta={beta:g}")
+        P = LearnedTPool(pool, s)
+        super().__init__(P, P.z_of(w0, T0), 0.0, beta, eps)
+        self.T_path = [self.T]
 
-    def evaluate(self, record):
-        F, self.g, gf = self.pool.F_grads(self.w, self.T); self.gT = self.pool.grad_T(self.w, self.T)
-        return bool(np.linalg.norm(self.g) <= self.eps and abs(self.gT) <= self.eps), dict(F=F, grad_F=self.g, grad_f=gf)
+    @property
+    def T(self) -> float: return self.pool.T_of(self.w)
 
     def advance(self):
-        self.w, self.T, self.t = self.w - self.beta * self.g, max(0.0, self.T - self.beta_T * self.gT), self.t + 1
-        self.T_path.append(self.T)
+        super().advance(); self.T_path.append(self.T)
 
 def learn_T(pool:FlowPool, # the tasks, with the flow as inner loop
             w0:np.ndarray, # initial point, shape (d,)
             T0:float, # initial flow time T ≥ 0
             beta:float, # step size on w
             beta_T:float, # step size on T
-            eps:float=1e-6, # stop when ‖∇_w F_T‖ and |∂F_T/∂T| are both at most eps
+            eps:float=1e-6, # stop when ‖(∇_w F_T, √(β_T/β) ∂F_T/∂T)‖, the gradient in z, is at most eps
             max_iter:int=1000, # budget of steps
             **kwargs, # drive's options: record_every, timeout, progress, callback
-           ) -> Result: # F_T along the path; params["T_path"]: T at every step
-    "MAML with a learned adaptation time: gradient descent on (w, T) jointly, run by the package's driver."
+           ) -> Result: # F_T along the path, iterates w (d,); params["T_path"]: T at every step
+    "MAML with a learned adaptation time: MAML's descent on a LearnedTPool, run by the package's driver."
     s = LearnedT(pool, w0, T0, beta, beta_T, eps)
-    r = drive(s, pool, s.T, "MAML, learned T", check_int(max_iter, "max_iter", 0, "the step budget"),
-              params=dict(beta=beta, beta_T=beta_T, eps=eps, T0=s.T), **kwargs)
-    r.params["T_path"] = s.T_path
-    return r
+    r = drive(s, s.pool, 0.0, "MAML, learned T", check_int(max_iter, "max_iter", 0, "the step budget"),
+              params=dict(beta=beta, beta_T=beta_T, eps=eps, T0=s.T, scale=s.pool.scale), **kwargs)
+    return replace(r, iterates=r.iterates[:, :-1], params=r.params | dict(T_path=s.T_path))
 
 # %% ../nbs/13_flow.ipynb #e03e96f7
 document(globals())

@@ -87,6 +87,6 @@ def test_the_cost_ratios_the_prose_states_are_the_runs():
     for _ in range(50): w = w - ex.beta * imaml_grad(ip, w, 1 / ex.alpha, inner_tol=1e-8)[1]
     flow_x, imaml_x = round(f / m), round(ip.counter.cost / m)
     root = Path(__file__).parent.parent
-    prose = next(c.source for c in nbformat.read(root / "nbs" / "13_flow.ipynb", 4).cells if c.source.startswith("In 50 iterations"))
+    prose = next(c.source for c in nbformat.read(root / "nbs" / "11_flow.ipynb", 4).cells if c.source.startswith("In 50 iterations"))
     assert f"({flow_x} times here)" in prose and f"({imaml_x} times here)" in prose
     assert f"cost {flow_x} and {imaml_x} times MAML's" in (root / "README.md").read_text()

@@ -93,7 +93,7 @@ def test_the_chapter_comparison_figures():
     assert out == [(1.1936, 3), (1.2221, 79), (1.2440, 21)], out
     import nbformat
     from pathlib import Path
-    prose = next(c.source for c in nbformat.read(Path(__file__).parent.parent / "nbs" / "13_flow.ipynb", 4).cells
+    prose = next(c.source for c in nbformat.read(Path(__file__).parent.parent / "nbs" / "11_flow.ipynb", 4).cells
                  if c.source.startswith("On each eigenvalue a of"))
     assert "1.1936 (F), 1.2221 ($F_T$) and 1.2440 ($F_\\lambda$)" in prose and "3 gradient-equivalents" in prose and "79 for the flow and 21" in prose
 

@@ -41,7 +41,7 @@ def test_the_record_has_every_pool_seed_and_run():
 
 def test_the_tables_in_the_notebook_and_readme_are_the_record():
     import nbformat
-    nb = nbformat.read(ROOT / "nbs" / "14_inner_loops.ipynb", 4)
+    nb = nbformat.read(ROOT / "nbs" / "12_inner_loops.ipynb", 4)
     shown = [o["data"]["text/markdown"] for c in nb.cells if c.cell_type == "code" and "inner_loops_markdown(record)" in c.source for o in c.outputs if "data" in o]
     table = inner_loops_markdown(RECORD)
     assert shown == [table]
@@ -117,7 +117,7 @@ def test_bad_input_is_refused_by_name(call, says):
 def test_the_prose_states_the_record():
     "Every figure of the chapter's summary is computed from the record, and the summary's orderings hold in it."
     import nbformat
-    nb = nbformat.read(ROOT / "nbs" / "14_inner_loops.ipynb", 4)
+    nb = nbformat.read(ROOT / "nbs" / "12_inner_loops.ipynb", 4)
     prose = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("What the tables say"))
     paper, sin = RECORD["paper"], RECORD["sinusoid"]
     ratio = lambda rec, k: rec["cost"][k] / rec["cost"]["one step"]

@@ -14,7 +14,8 @@ from .kstep import KStepPool
 from .runs import Stepper, Result, drive
 
 # %% auto #0
-__all__ = ['MAX_SOLVER_STEPS', 'STALL_STEPS', 'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedTPool', 'LearnedT', 'learn_T']
+__all__ = ['MAX_SOLVER_STEPS', 'STATE_NOT_FINITE', 'STALL_STEPS', 'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedTPool',
+           'LearnedT', 'learn_T']
 
 # %% ../nbs/11_flow.ipynb #1a285986
 class _Wrapper:
@@ -44,17 +45,23 @@ class FlowPool(_Wrapper):
     def __repr__(self): return f"FlowPool(M={self.M}, d={self.d}, rtol={self.rtol:g}, cost so far={self.counter.cost:g} gradient-equivalents)"
 
 # %% ../nbs/11_flow.ipynb #14f96052
-MAX_SOLVER_STEPS = 20_000  # a flow needing more accepted steps is too stiff at this point (huge w or T): an error, not a hang
+MAX_SOLVER_STEPS = 5_000  # a flow needing more accepted steps is too stiff at this point (huge w or T): an error, not a hang
+STATE_NOT_FINITE = "the flow's state is not finite at this w and alpha (T): pass a smaller T or a w where the losses are finite"
 
 def _integrate(rhs, y0, t0, t1, rtol, atol):
     "y(t1) of ẏ = rhs(y) from y(t0) = y0 by DOP853, keeping only the current state (t1 < t0 integrates backwards)."
     if t1 == t0: return y0
-    def field(t, y): return check_out(rhs(y), "the flow's field (an overflow at this w and alpha (T))")  # scipy loops forever on NaN
+    def field(t, y):  # scipy loops forever on NaN; a trial stage of a too-long step can overflow
+        if not np.all(np.isfinite(y)): raise NonFinite(STATE_NOT_FINITE)
+        return check_out(rhs(y), "the flow's field (an overflow at this w and alpha (T))")
     s = DOP853(field, t0, y0, t1, rtol=rtol, atol=atol)
-    for _ in range(MAX_SOLVER_STEPS):
+    for i in range(MAX_SOLVER_STEPS):
         if s.status != "running": break
         msg = s.step()
-        if not np.all(np.isfinite(s.y)): raise NonFinite("the flow's state is not finite at this w and alpha (T): pass a smaller T or a w where the losses are finite")
+        if not np.all(np.isfinite(s.y)): raise NonFinite(STATE_NOT_FINITE)
+        if i >= 50 and s.status == "running" and i + abs(t1 - s.t) / s.h_abs > MAX_SOLVER_STEPS:  # the step size has settled: say so now, not after MAX_SOLVER_STEPS
+            raise NonFinite(f"the flow would need about {i + abs(t1 - s.t) / s.h_abs:.3g} solver steps (more than {MAX_SOLVER_STEPS}) at this w and alpha (T): "
+                            "the field is too stiff here; pass a w nearer the data's scale, a shorter T or a looser rtol")
         if s.status == "failed":  # e.g. ReLU's kinks make the field non-smooth; backwards, the flow of u also expands errors
             raise NonFinite(f"the flow's ODE solver failed ({msg}): use a smooth activation (tanh, softplus), a looser rtol, or a shorter T")
     else: raise NonFinite(f"the flow needs more than {MAX_SOLVER_STEPS} solver steps at this w and alpha (T): the field is too stiff here; "

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .oracles import check_positive, check_int, check_alpha, document
-from .data import load_experiment, Experiment
+from .oracles import check_positive, check_int, check_alpha, check_keys, document
+import inspect
+from .data import load_experiment, Experiment, EXPERIMENTS
 from .algorithms import maml
 from .kstep import KStepPool, kstep_pool
 from .sinusoid import Budgeted, sinusoid_tasks, draw_sinusoid, few_shot_mse
@@ -48,7 +49,7 @@ def meta_gradient_cost(pools:dict, # inner loop name -> pool, as from inner_loop
 
 def _check_pools(pools):
     "pools if it is a non-empty dict of names to pools sharing one counter, else an error naming `pools`."
-    if not (isinstance(pools, dict) and pools and all(isinstance(k, str) and hasattr(v, "grad_F") for k, v in pools.items())):
+    if not (isinstance(pools, dict) and pools and all(isinstance(k, str) and hasattr(v, "grad_F") and hasattr(v, "counter") for k, v in pools.items())):
         raise TypeError(f"pools must be a dict of inner loop names to pools, as inner_loop_pools returns; got {pools!r:.80}")
     if len({id(P.counter) for P in pools.values()}) != 1: raise ValueError("pools must share one counter (build them with inner_loop_pools)")
     return pools
@@ -64,17 +65,34 @@ def equal_cost(pools:dict, # inner loop name -> pool, as from inner_loop_pools
               ) -> list: # one dict per inner loop: inner, status, steps, cost, w (the final point, or None if the run failed), error
     "MAML's fixed-step descent with each inner loop until `budget` gradient-equivalents are spent."
     pools, budget = _check_pools(pools), check_positive(budget, "budget", "the gradient-equivalents each run may spend")
+    alpha, beta, seed = check_alpha(alpha), check_positive(beta, "beta", "the fixed meta step"), _check_seed(seed)
     big, rows = 10 ** 7, []
-    batch = {} if batch_size is None else dict(batch_size=batch_size)
+    batch = {} if batch_size is None else dict(batch_size=check_int(batch_size, "batch_size", 1, "tasks per meta-step"))
     for name, P in pools.items():
         B = Budgeted(P, budget)
         try: r = maml(B, w0, alpha, beta, max_iter=big, record_every=big, rng=np.random.default_rng(seed), **batch)
         except ArithmeticError as e:
             rows.append(dict(inner=name, status="failed", steps=0, cost=float(P.counter.cost_since(B.snap)), w=None, error=str(e))); continue
-        with P.uncounted(): w = maml(P, w0, alpha, beta, max_iter=r.steps, record_every=max(1, r.steps), rng=np.random.default_rng(seed), **batch).w
-        rows.append(dict(inner=name, status="budget spent" if B.spent else r.status, steps=int(r.steps),
-                         cost=float(P.counter.cost_since(B.snap)), w=w, error=None))
+        cost = float(P.counter.cost_since(B.snap))
+        if not B.spent and r.status in ("diverged", "invalid start"):  # an overflow, not the budget: no final point to score
+            rows.append(dict(inner=name, status=r.status, steps=int(r.steps), cost=cost, w=None, error=r.message)); continue
+        with P.uncounted(): again = maml(P, w0, alpha, beta, max_iter=r.steps, record_every=max(1, r.steps), rng=np.random.default_rng(seed), **batch)
+        if again.status in ("diverged", "invalid start"):  # the steps the budget bought diverge (e.g. F grew a million-fold)
+            rows.append(dict(inner=name, status="diverged", steps=int(r.steps), cost=cost, w=None, error=again.message)); continue
+        w, none = again.w, r.steps == 0 and B.spent
+        rows.append(dict(inner=name, status="budget spent" if B.spent else r.status, steps=int(r.steps), cost=cost, w=w,
+                         error=f"the budget of {budget:g} buys no step: one meta-gradient costs more; w is w0" if none else None))
     return rows
+
+def _check_seed(seed):
+    "seed if it is an integer >= 0 or a non-empty list of them (numpy's seed sequences), else an error naming `seed`."
+    if isinstance(seed, (list, tuple)) and seed: return [check_int(s, "seed", 0, "a seed of the batches") for s in seed]
+    return check_int(seed, "seed", 0, "the seed of the batches, an integer >= 0 or a list of them")
+
+def _check_bool(x, name):
+    "x if it is True or False, else a TypeError naming it."
+    if not isinstance(x, (bool, np.bool_)): raise TypeError(f"{name} must be True or False; got {x!r:.80}")
+    return bool(x)
 
 # %% ../nbs/12_inner_loops.ipynb #f9615778
 INNER_BUDGET = 2000.0  # gradient-equivalents per run on the paper's pools
@@ -91,10 +109,14 @@ def paper_inner_loops(name:str, # a pool of the paper: a key of INNER_CHOICES
     if not (isinstance(name, str) and name in INNER_CHOICES): raise ValueError(f"name must be one of {tuple(INNER_CHOICES)}; got {name!r:.80}")
     if not (choices is None or isinstance(choices, dict)): raise TypeError(f"choices must be a dict of the pool's loss choices, e.g. dict(loss='hinge', l2=0.0), or None; got {choices!r:.80}")
     choices = dict(INNER_CHOICES[name] if choices is None else choices)
-    ex = load_experiment(name, check_int(seed, "seed", 0, "a seed"), **choices)
+    budget, seed, runs = check_positive(budget, "budget", "gradient-equivalents per run"), check_int(seed, "seed", 0, "a seed"), _check_bool(runs, "runs")
+    known = [k for k in inspect.signature(EXPERIMENTS[name]).parameters if k != "seed"]
+    bad = [k for k in choices if k not in known]
+    if bad: raise ValueError(f"choices must be keyword choices of {name}'s builder ({', '.join(known)}); unknown: {bad}")
+    ex = load_experiment(name, seed, **choices)
     pools = inner_loop_pools(kstep_pool(ex))
     cost = meta_gradient_cost(pools, ex.w0, ex.alpha)
-    out = dict(pool=name, seed=seed, choices=choices, alpha=ex.alpha, beta=ex.beta, budget=float(budget),
+    out = dict(pool=name, seed=seed, choices=choices, alpha=ex.alpha, beta=ex.beta, budget=budget,
                cost={k: c for k, (c, _) in cost.items()}, errors={k: e for k, (_, e) in cost.items() if e})
     if not runs: return out
     runs = equal_cost(pools, ex.w0, ex.alpha, ex.beta, budget)
@@ -117,16 +139,18 @@ def sinusoid_inner_loops(seed:int=0, # seed of w0, the batches, the frozen pool 
                          runs:bool=True, # False: only the cost of one meta-gradient
                         ) -> dict: # seed, activation, cost (one batch meta-gradient at w0), runs (mse after 0..10 steps, own: held-out loss under each inner loop)
     "The sinusoid benchmark with each inner loop: the cost of one batch meta-gradient at w0 and equal-budget runs scored on held-out tasks."
-    seed = check_int(seed, "seed", 0, "a seed")
+    seed, runs = check_int(seed, "seed", 0, "a seed"), _check_bool(runs, "runs")
+    budget, alpha, beta = check_positive(budget, "budget", "gradient-equivalents per run"), check_alpha(alpha), check_positive(beta, "beta", "the fixed meta step")
+    n_test, batch_size = check_int(n_test, "n_test", 1, "held-out tasks"), check_int(batch_size, "batch_size", 1, "tasks per meta-step")
     dist = sinusoid_tasks(activation=activation, n_eval=n_eval, eval_seed=seed)
     w0 = dist.loss.model.init(np.random.default_rng([seed, 0]))
     frozen = dist.freeze(n_eval, np.random.default_rng([seed, 2]))
     pools = inner_loop_pools(frozen)
-    cost = meta_gradient_cost(inner_loop_pools(frozen.sample(check_int(batch_size, "batch_size", 1, "tasks per meta-step"), np.random.default_rng([seed, 1]))), w0, alpha)
-    out = dict(seed=seed, activation=activation, alpha=alpha, beta=beta, budget=float(budget), cost={k: c for k, (c, _) in cost.items()},
+    cost = meta_gradient_cost(inner_loop_pools(frozen.sample(batch_size, np.random.default_rng([seed, 1]))), w0, alpha)
+    out = dict(seed=seed, activation=activation, alpha=alpha, beta=beta, budget=budget, cost={k: c for k, (c, _) in cost.items()},
                errors={k: e for k, (_, e) in cost.items() if e})
     if not runs: return out
-    test = KStepPool(dist.loss, *draw_sinusoid(check_int(n_test, "n_test", 1, "held-out tasks"), np.random.default_rng([seed, 3]), 10, 100))
+    test = KStepPool(dist.loss, *draw_sinusoid(n_test, np.random.default_rng([seed, 3]), 10, 100))
     held = inner_loop_pools(test)
     rows = equal_cost(pools, w0, alpha, beta, budget, batch_size, [seed, 1])
     with test.uncounted():
@@ -150,7 +174,8 @@ def run_inner_loops(seeds:tuple=(0, 1, 2), # sinusoid seeds
     import sys
     from tqdm import tqdm
     from functools import partial
-    if not isinstance(quick, bool): raise TypeError(f"quick must be True or False; got {quick!r:.80}")
+    quick = _check_bool(quick, "quick")
+    if not (progress is None or isinstance(progress, str)): raise TypeError(f"progress must be a description for the progress bar (a str) or None; got {progress!r:.80}")
     budget, sin = (QUICK["budget"], QUICK["sinusoid"]) if quick else (INNER_BUDGET, {})
     jobs = [partial(paper_inner_loops, n, budget) for n in INNER_CHOICES] + [partial(sinusoid_inner_loops, s, **sin) for s in seeds]
     if not quick: jobs += [partial(sinusoid_inner_loops, 0, "relu", runs=False), partial(paper_inner_loops, "synthetic_svm", choices=HINGE, runs=False)]
@@ -168,9 +193,38 @@ def _span(xs, fmt="{:.3f}"):
     m, lo, hi = fmt.format(float(np.mean(xs))), fmt.format(min(xs)), fmt.format(max(xs))
     return m if lo == hi else f"{m} ({lo}–{hi})"
 
+def _num(v, lo=-np.inf): return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) and np.isfinite(v) and v > lo
+
 def _check_record(record):
-    if not (isinstance(record, dict) and {"paper", "sinusoid", "relu", "hinge"} <= set(record) and isinstance(record["paper"], list) and isinstance(record["sinusoid"], list)):
-        raise TypeError(f"record must be the output of run_inner_loops (a dict with paper, sinusoid, relu and hinge); got {record!r:.80}")
+    "record if it has the structure run_inner_loops returns (as results.json stores it), else an error naming `record` and the part that is wrong."
+    def bad(where, v): raise ValueError(f"record{where} is not what run_inner_loops returns; got {v!r:.80}: pass run_inner_loops(...) or results.json's inner_loops")
+    def per_loop(d, where, ok):  # a dict with every inner loop's value
+        if not (isinstance(d, dict) and all(k in d and ok(d[k]) for k in INNER_LOOPS)): bad(where, d)
+    def cost(c, where):  # positive costs, None where the meta-gradient failed (with its error)
+        per_loop(c.get("cost") if isinstance(c, dict) else None, f"{where}['cost']", lambda v: v is None or _num(v, 0))
+        errs = c.get("errors", {})
+        if any(c["cost"][k] is None and not (isinstance(errs, dict) and isinstance(errs.get(k), str)) for k in INNER_LOOPS): bad(f"{where}['errors']", errs)
+    def rows(rs, where, keys):
+        if not (isinstance(rs, list) and sorted(r.get("inner") if isinstance(r, dict) else None for r in rs) == sorted(INNER_LOOPS)
+                and all(set(keys) <= set(r) and _num(r["steps"], -1) and isinstance(r["status"], str) for r in rs)): bad(where, rs)
+    if not isinstance(record, dict): raise TypeError(f"record must be the dict run_inner_loops returns (paper, sinusoid, relu, hinge); got {type(record).__name__}")
+    check_keys(record, ("paper", "sinusoid", "relu", "hinge"), "record", "the output of run_inner_loops")
+    for key in ("paper", "sinusoid"):
+        if not (isinstance(record[key], list) and record[key] and all(isinstance(p, dict) for p in record[key])): bad(f"[{key!r}]", record[key])
+    for i, p in enumerate(record["paper"]):
+        w = f"['paper'][{i}]"
+        if not (isinstance(p.get("pool"), str) and _num(p.get("budget"), 0)): bad(w, p)
+        cost(p, w); per_loop(p.get("start"), f"{w}['start']", _num)
+        rows(p.get("runs"), f"{w}['runs']", ("steps", "status", "F"))
+        for r in p["runs"]: per_loop(r["F"], f"{w}['runs'] F", lambda v: v is None or _num(v))
+    for i, s in enumerate(record["sinusoid"]):
+        w = f"['sinusoid'][{i}]"
+        cost(s, w); rows(s.get("runs"), f"{w}['runs']", ("steps", "status", "mse", "own"))
+        for r in s["runs"]:
+            if not (r["mse"] is None or (isinstance(r["mse"], list) and len(r["mse"]) == 11 and all(_num(v) for v in r["mse"]))): bad(f"{w}['runs'] mse", r["mse"])
+            if r["own"] is not None: per_loop(r["own"], f"{w}['runs'] own", _num)
+    for key in ("relu", "hinge"):
+        if record[key] is not None: cost(record[key], f"[{key!r}]")
     return record
 
 def inner_loops_markdown(record:dict, # output of run_inner_loops
@@ -209,10 +263,11 @@ def plot_inner_loops(record:dict, # output of run_inner_loops
     cases += [(n, rec[k]["cost"]) for n, k in (("sinusoid, ReLU", "relu"), ("synthetic_svm, hinge", "hinge")) if rec[k] is not None]
     x = np.arange(len(cases))
     for j, k in enumerate(("flow", "iMAML")):
-        h = [np.nan if c[k] is None else c[k] / c["one step"] for _, c in cases]
+        h = [np.nan if c[k] is None or c["one step"] is None else c[k] / c["one step"] for _, c in cases]
         a.bar(x + (j - 0.5) * 0.4, h, 0.4, label=k, color=f"C{j + 1}")
         for xi, hi in zip(x, h):
             if np.isnan(hi): a.text(xi + (j - 0.5) * 0.4, 0.03, f"{k} stalls", transform=a.get_xaxis_transform(), ha="center", va="bottom", rotation=90, fontsize=7)
+    if not any(c[k] is not None and c["one step"] is not None for _, c in cases for k in ("flow", "iMAML")): a.set_ylim(1, 10)  # every bar stalled: a log axis still needs a range
     a.set(xticks=x, yscale="log", ylabel="one exact meta-gradient ÷ one gradient step's", title="the price of a continuous inner loop")
     a.set_xticklabels([n for n, _ in cases], rotation=25, ha="right", fontsize=8); a.legend(fontsize=8)
     pools = rec["paper"]; x = np.arange(len(pools))

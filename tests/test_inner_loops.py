@@ -157,3 +157,93 @@ def test_quick_mode_is_small_and_marked():
     assert rec["relu"] is None and rec["hinge"] is None and rec["paper"][0]["budget"] == 300.0 and rec["sinusoid"][0]["budget"] == 20.0
     assert inner_loops_markdown(rec).endswith("(Quick mode: small budgets and pools; the ReLU and hinge costs are not measured.)")
     with pytest.raises(TypeError, match="quick must be True or False"): run_inner_loops(quick="yes")
+
+# ---- runs that cannot be scored say so; arguments are checked before any work
+
+from bimaml_nb.data import load_experiment
+from bimaml_nb.kstep import kstep_pool
+from bimaml_nb.oracles import NonFinite
+from bimaml_nb.flow import FlowPool
+
+@pytest.fixture(scope="module")
+def reg():
+    ex = load_experiment("synthetic_regression", 0)
+    return ex, inner_loop_pools(kstep_pool(ex))
+
+def test_a_diverging_run_is_reported_with_no_point(reg):
+    "β = 50 (stable below 4.4): F grows a million-fold within the budget; the row says diverged and holds no w to score."
+    ex, P = reg
+    rows = {r["inner"]: r for r in equal_cost({k: P[k] for k in ("one step", "flow")}, ex.w0, 0.3, 50.0, 300)}
+    for r in rows.values(): assert r["status"] == "diverged" and r["w"] is None and "diverged" in r["error"] and r["steps"] > 0, r
+
+def test_a_budget_that_buys_no_step_says_so(reg):
+    "20 gradient-equivalents: one step buys 6 steps (3 each, the last one over), the flow (79 a meta-gradient) none, and says w is w0."
+    ex, P = reg
+    rows = {r["inner"]: r for r in equal_cost(P, ex.w0, ex.alpha, ex.beta, 20)}
+    assert rows["one step"]["steps"] == 6 and rows["one step"]["error"] is None
+    assert rows["flow"]["steps"] == 0 and "buys no step" in rows["flow"]["error"] and np.array_equal(rows["flow"]["w"], ex.w0)
+
+@pytest.mark.parametrize("seed,exc", [(None, TypeError), (True, TypeError), (-1, ValueError), (1.5, TypeError), ([0, -2], ValueError)])
+def test_equal_cost_refuses_seeds_that_are_not_integers(reg, seed, exc):
+    ex, P = reg
+    with pytest.raises(exc, match="seed"): equal_cost(P, ex.w0, ex.alpha, ex.beta, 10, seed=seed)
+
+@pytest.mark.parametrize("kw,name", [(dict(beta=0.0), "beta"), (dict(alpha=-1.0), "alpha"), (dict(budget=np.nan), "budget"), (dict(batch_size=0), "batch_size")])
+def test_equal_cost_refuses_bad_numbers_by_name(reg, kw, name):
+    ex, P = reg
+    args = dict(alpha=ex.alpha, beta=ex.beta, budget=10.0) | kw
+    with pytest.raises((TypeError, ValueError), match=name): equal_cost(P, ex.w0, **args)
+
+def test_pools_without_a_counter_are_refused(reg):
+    class NoCounter:
+        def grad_F(self, w, a): return w
+    with pytest.raises(TypeError, match="pools"): equal_cost({"x": NoCounter()}, reg[0].w0, 0.1, 0.1, 10)
+
+def test_a_flow_too_stiff_or_overflowing_is_an_error_named_as_such(reg):
+    "T = 10⁶ is refused from its step size after 50 steps (about 3.5e5 needed); T = 10³ overflows backwards: NonFinite, not a ValueError on w."
+    ex, P = reg
+    with pytest.raises(NonFinite, match="would need about"): P["flow"].grad_F(ex.w0, 1e6)
+    with pytest.raises(NonFinite, match="flow"): FlowPool(kstep_pool(ex)).grad_F(ex.w0, 1e3)
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: paper_inner_loops("synthetic_regression", budget=0, runs=False), "budget"),
+    (lambda: paper_inner_loops("synthetic_regression", runs=1), "runs"),
+    (lambda: paper_inner_loops("synthetic_svm", choices=dict(loss="hinge", lr=0.1), runs=False), "choices"),
+    (lambda: paper_inner_loops("synthetic_svm", choices=dict(seed=3), runs=False), "choices"),
+    (lambda: sinusoid_inner_loops(0, n_test=0, runs=False), "n_test"),
+    (lambda: sinusoid_inner_loops(0, beta=-1.0, runs=False), "beta"),
+    (lambda: sinusoid_inner_loops(0, budget=np.inf, runs=False), "budget"),
+    (lambda: sinusoid_inner_loops(0, runs="yes"), "runs"),
+    (lambda: run_inner_loops(progress=1), "progress"),
+    (lambda: run_inner_loops(quick=1), "quick")])
+def test_experiments_check_every_argument_before_work(call, name):
+    with pytest.raises((TypeError, ValueError), match=name): call()
+
+_MUTATIONS = {
+    "no paper": lambda r: r.pop("paper"), "empty paper": lambda r: r.update(paper=[]),
+    "no start": lambda r: r["paper"][0].pop("start"), "short mse": lambda r: r["sinusoid"][0]["runs"][0].update(mse=[1.0]),
+    "zero cost": lambda r: r["paper"][0]["cost"].update(flow=0), "relu without cost": lambda r: r.update(relu={"cost": None}),
+    "a run missing": lambda r: r["paper"][0]["runs"].pop(), "budget None": lambda r: r["paper"][0].update(budget=None),
+    "steps a bool": lambda r: r["sinusoid"][0]["runs"][1].update(steps=True), "no sinusoid": lambda r: r.update(sinusoid=[]),
+    "failed cost without its error": lambda r: (r["hinge"]["cost"].update(flow=None), r["hinge"].update(errors={})),
+    "status None": lambda r: r["paper"][1]["runs"][0].update(status=None)}
+
+@pytest.mark.parametrize("what", _MUTATIONS)
+def test_tables_and_plot_refuse_a_malformed_record_by_name(what):
+    import copy
+    r = copy.deepcopy(RECORD); _MUTATIONS[what](r)
+    for f in (inner_loops_markdown, plot_inner_loops):
+        with pytest.raises(ValueError, match="record"): f(r)
+    with pytest.raises(TypeError, match="record"): inner_loops_markdown([RECORD])
+
+def test_a_record_where_every_meta_gradient_failed_is_drawn_and_tabled():
+    import copy, matplotlib.pyplot as plt
+    r = copy.deepcopy(RECORD)
+    for p in r["paper"] + r["sinusoid"] + [r["relu"], r["hinge"]]:
+        for k in INNER_LOOPS: p["cost"][k], p["errors"][k] = None, "solver: failed"
+    for p in r["paper"]:
+        for row in p["runs"]: row["F"] = dict.fromkeys(INNER_LOOPS)
+    fig = plot_inner_loops(r); ax = fig.axes[0]
+    assert ax.get_ylim() == (1.0, 10.0) and sum("stalls" in t.get_text() for t in ax.texts) == 2 * len(r["paper"] + [1, 1, 1])
+    plt.close(fig)
+    assert "– (flow: solver)" in inner_loops_markdown(r)

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 from fastcore.basics import patch
-from scipy.integrate import DOP853
+import gc, scipy.integrate
 
 from .oracles import check_alpha, check_positive, check_int, check_out, document, NonFinite
 from .kstep import KStepPool
 from .runs import Stepper, Result, drive
 
 # %% auto #0
-__all__ = ['MAX_SOLVER_STEPS', 'STATE_NOT_FINITE', 'STALL_STEPS', 'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedTPool',
-           'LearnedT', 'learn_T']
+__all__ = ['METHODS', 'FLOW_SOLVERS', 'MAX_SOLVER_STEPS', 'STATE_NOT_FINITE', 'ADJOINT_DRIFT', 'MAX_HALVINGS', 'STALL_STEPS',
+           'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedTPool', 'LearnedT', 'learn_T']
 
 # %% ../nbs/11_flow.ipynb #1a285986
 class _Wrapper:
@@ -38,29 +38,38 @@ class FlowPool(_Wrapper):
     def __init__(self, pool:KStepPool, # support and query data, loss, task weights and counter
                  rtol:float=1e-10, # relative tolerance of the ODE solver
                  atol:float=1e-12, # absolute tolerance of the ODE solver
+                 method:str="adjoint", # the exact meta-gradient: "adjoint" (backwards, two (M, d) arrays) or "sensitivity" (forward, S_i = ∂u_i/∂w, (M, d, d))
+                 solver:str="DOP853", # scipy's ODE solver for the flow and the meta-gradient: one of FLOW_SOLVERS
                 ):
         self._wrap(pool)
         self.rtol, self.atol = check_positive(rtol, "rtol", "the relative tolerance"), check_positive(atol, "atol", "the absolute tolerance")
+        if not (isinstance(method, str) and method in METHODS): raise ValueError(f"method must be one of {METHODS}; got {method!r:.80}")
+        if not (isinstance(solver, str) and solver in FLOW_SOLVERS): raise ValueError(f"solver must be one of scipy's ODE solvers {FLOW_SOLVERS}; got {solver!r:.80}")
+        self.method, self.solver = method, solver
 
-    def __repr__(self): return f"FlowPool(M={self.M}, d={self.d}, rtol={self.rtol:g}, cost so far={self.counter.cost:g} gradient-equivalents)"
+    def __repr__(self): return (f"FlowPool(M={self.M}, d={self.d}, {self.method} by {self.solver}, rtol={self.rtol:g}, "
+                                f"cost so far={self.counter.cost:g} gradient-equivalents)")
+
+METHODS = ("adjoint", "sensitivity")  # the two exact meta-gradients of F_T
+FLOW_SOLVERS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")  # scipy.integrate's ODE solvers: explicit Runge-Kutta, then implicit
 
 # %% ../nbs/11_flow.ipynb #14f96052
 MAX_SOLVER_STEPS = 5_000  # a flow needing more accepted steps is too stiff at this point (huge w or T): an error, not a hang
 STATE_NOT_FINITE = "the flow's state is not finite at this w and alpha (T): pass a smaller T or a w where the losses are finite"
 
-def _integrate(rhs, y0, t0, t1, rtol, atol):
-    "y(t1) of ẏ = rhs(y) from y(t0) = y0 by DOP853, keeping only the current state (t1 < t0 integrates backwards)."
+def _integrate(rhs, y0, t0, t1, rtol, atol, solver="DOP853"):
+    "y(t1) of ẏ = rhs(y) from y(t0) = y0 by a scipy solver, keeping only the current state (t1 < t0 integrates backwards)."
     if t1 == t0: return y0
     def field(t, y):  # scipy loops forever on NaN; a trial stage of a too-long step can overflow
         if not np.all(np.isfinite(y)): raise NonFinite(STATE_NOT_FINITE)
         return check_out(rhs(y), "the flow's field (an overflow at this w and alpha (T))")
-    s = DOP853(field, t0, y0, t1, rtol=rtol, atol=atol)
+    s = getattr(scipy.integrate, solver)(field, t0, y0, t1, rtol=rtol, atol=atol)
     for i in range(MAX_SOLVER_STEPS):
         if s.status != "running": break
         msg = s.step()
         if not np.all(np.isfinite(s.y)): raise NonFinite(STATE_NOT_FINITE)
-        if i >= 50 and s.status == "running" and i + abs(t1 - s.t) / s.h_abs > MAX_SOLVER_STEPS:  # the step size has settled: say so now, not after MAX_SOLVER_STEPS
-            raise NonFinite(f"the flow would need about {i + abs(t1 - s.t) / s.h_abs:.3g} solver steps (more than {MAX_SOLVER_STEPS}) at this w and alpha (T): "
+        if i >= 50 and s.status == "running" and i + abs(t1 - s.t) / s.step_size > MAX_SOLVER_STEPS:  # the step size has settled: say so now, not after MAX_SOLVER_STEPS
+            raise NonFinite(f"the flow would need about {i + abs(t1 - s.t) / s.step_size:.3g} solver steps (more than {MAX_SOLVER_STEPS}) at this w and alpha (T): "
                             "the field is too stiff here; pass a w nearer the data's scale, a shorter T or a looser rtol")
         if s.status == "failed":  # e.g. ReLU's kinks make the field non-smooth; backwards, the flow of u also expands errors
             raise NonFinite(f"the flow's ODE solver failed ({msg}): use a smooth activation (tanh, softplus), a looser rtol, or a shorter T")
@@ -74,11 +83,16 @@ def flow(self:FlowPool, w:np.ndarray, # start, shape (d,)
         ) -> np.ndarray: # u_i(T) in row i, shape (M, d)
     "Every task's point after the gradient flow of its support loss for time T (M gradients per field evaluation)."
     w, T = self.check_w(w), check_alpha(T)
+    return self._flow_rows(np.tile(w, (self.M, 1)), T)
+
+@patch
+def _flow_rows(self:FlowPool, U, t):
+    "Every task's flow for a time t from its own point U[i] (the field does not depend on time)."
     M, d = self.M, self.d
     def rhs(y):
         self.counter.add("grad", M)
         return -self.pool._Gs(y.reshape(M, d)).ravel()
-    return check_out(_integrate(rhs, np.tile(w, M), 0.0, T, self.rtol, self.atol).reshape(M, d), "u(T) (the flow overflowed)")
+    return check_out(_integrate(rhs, U.ravel(), 0.0, t, self.rtol, self.atol, self.solver).reshape(M, d), "u(T) (the flow overflowed)")
 
 # %% ../nbs/11_flow.ipynb #d860cda1
 @patch
@@ -90,30 +104,63 @@ def F(self:FlowPool, w:np.ndarray, # point, shape (d,)
     return float(check_out(self.p @ self.pool._Sq(U), "F_T(w)"))
 
 @patch
-def _adjoint(self:FlowPool, U, A, T):
-    "(u(0), a(0)) from u(T) = U and a(T) = A, integrating u̇ = −∇f^s(u), ȧ = ∇²f^s(u) a backwards from T to 0."
+def _backwards(self:FlowPool, U, A, t):
+    "(u, a) a time t earlier from (U, A), integrating u̇ = −∇f^s(u), ȧ = ∇²f^s(u) a backwards."
     M, d = self.M, self.d
     def rhs(y):
         u, a = y[:M * d].reshape(M, d), y[M * d:].reshape(M, d)
         self.counter.add("grad", M)
         return np.concatenate([-self.pool._Gs(u).ravel(), self.pool.task_hvps(u, a).ravel()])
-    y = _integrate(rhs, np.concatenate([U.ravel(), A.ravel()]), T, 0.0, self.rtol, self.atol)
+    y = _integrate(rhs, np.concatenate([U.ravel(), A.ravel()]), t, 0.0, self.rtol, self.atol, self.solver)
     return y[:M * d].reshape(M, d), y[M * d:].reshape(M, d)
+
+ADJOINT_DRIFT = 100.0  # the backward u may drift from the forward flow by this many times the solver's tolerance (rtol |u| + atol)
+MAX_HALVINGS = 12  # at most 2^12 segments: a stack of at most 12 checkpoints of shape (M, d)
+
+@patch
+def _adjoint(self:FlowPool, U0, U1, A1, t, depth=0):
+    "a(0) from a(t) = A1 over a segment of length t whose ends the forward flow gave (U0 at its start, U1 at its end); halved where the backward u drifts."
+    try: Ub, A0 = self._backwards(U1, A1, t); drift = np.abs(Ub - U0).max()
+    except NonFinite: drift = np.inf  # backwards, the flow expands: over a long segment it can blow up outright
+    if drift <= ADJOINT_DRIFT * (self.rtol * np.abs(U0).max() + self.atol): return A0
+    if depth == MAX_HALVINGS: raise NonFinite(f"the adjoint's backward flow drifts from the forward one by {drift:.2g} even over segments of "
+                                              f"length {t:.3g}: pass method='sensitivity' (forward, exact) or a shorter T")
+    gc.collect()  # the failed attempt's autograd graphs are cycles: free them before going on, so memory stays that of one segment
+    Um = self._flow_rows(U0, t / 2)  # a checkpoint at the segment's middle, by the forward flow
+    return self._adjoint(U0, Um, self._adjoint(Um, U1, A1, t / 2, depth + 1), t / 2, depth + 1)
+
+@patch
+def sensitivity(self:FlowPool, w:np.ndarray, # start, shape (d,)
+                T:float, # flow time T ≥ 0
+               ) -> tuple: # (u_i(T) in rows, shape (M, d); S_i(T) = ∂u_i(T)/∂w, shape (M, d, d))
+    "The flow and its sensitivities forward in time: u̇ = −∇f^s(u), Ṡ = −∇²f^s(u) S, S(0) = I (d Hessian-vector products per task per evaluation)."
+    w, T = self.check_w(w), check_alpha(T)
+    M, d = self.M, self.d
+    def rhs(y):
+        u, S = y[:M * d].reshape(M, d), y[M * d:].reshape(M, d, d)
+        self.counter.add("grad", M)
+        HS = np.stack([self.pool.task_hvps(u, S[:, :, j]) for j in range(d)], axis=2)
+        return np.concatenate([-self.pool._Gs(u).ravel(), -HS.ravel()])
+    y = _integrate(rhs, np.concatenate([np.tile(w, M), np.tile(np.eye(d).ravel(), M)]), 0.0, T, self.rtol, self.atol, self.solver)
+    return check_out(y[:M * d].reshape(M, d), "u(T) (the flow overflowed)"), y[M * d:].reshape(M, d, d)
 
 @patch
 def _rows(self:FlowPool, w, T, order):
-    "u_i(T) and each task's meta-gradient row: S_i(T)ᵀ∇f_i^q(u_i(T)) by the adjoint (exact), or ∇f_i^q(u_i(T)) (first)."
+    "u_i(T) and each task's meta-gradient row: S_i(T)ᵀ∇f_i^q(u_i(T)) by the adjoint or forward sensitivities (exact), or ∇f_i^q(u_i(T)) (first)."
+    if order == "exact" and self.method == "sensitivity":
+        U, S = self.sensitivity(w, T); self.counter.add("grad", self.M)
+        return U, np.einsum("mij,mi->mj", S, self.pool._Gq(U))
     U = self.flow(w, T); self.counter.add("grad", self.M)
     A = self.pool._Gq(U)
-    return U, (self._adjoint(U, A, T)[1] if order == "exact" else A)
+    return U, (self._adjoint(np.tile(self.check_w(w), (self.M, 1)), U, A, T) if order == "exact" else A)
 
 @patch
 def grad_F(self:FlowPool, w:np.ndarray, # point, shape (d,)
            alpha:float, # the flow time T ≥ 0
-           order:str="exact", # "exact" (adjoint method) or "first" (the query gradient at u(T), Jacobian dropped)
+           order:str="exact", # "exact" (by the pool's method) or "first" (the query gradient at u(T), Jacobian dropped)
            delta:float=1e-5, # unused: the protocol's HF-MAML probe (the flow has no Hessian-free variant)
           ) -> np.ndarray: # ∇F_T(w), shape (d,)
-    "The meta-gradient of F_T: exact by the adjoint method (memory independent of T), or first-order."
+    "The meta-gradient of F_T: exact by the adjoint method or forward sensitivities (memory independent of T either way), or first-order."
     if not (isinstance(order, str) and order in ("exact", "first")):
         raise ValueError(f"order must be 'exact' or 'first' for a FlowPool (it has no Hessian-free variant); got {order!r}")
     return check_out(self.p @ self._rows(w, alpha, order)[1], "∇F_T(w)")
@@ -148,7 +195,7 @@ def hess_F(self:FlowPool, w:np.ndarray, alpha:float) -> np.ndarray:
 @patch
 def sample(self:FlowPool, batch_size:int, rng) -> FlowPool:
     "A batch of tasks drawn from p, as a FlowPool sharing this pool's counter."
-    return FlowPool(self.pool.sample(batch_size, rng), self.rtol, self.atol)
+    return FlowPool(self.pool.sample(batch_size, rng), self.rtol, self.atol, self.method, self.solver)
 
 # %% ../nbs/11_flow.ipynb #0e17f3a5
 STALL_STEPS = 1000  # inner descent steps without a new smallest gradient: stalled (a non-smooth loss), an error, not a long wait

@@ -15,7 +15,9 @@ from .runs import Stepper, Result, drive
 
 # %% auto #0
 __all__ = ['METHODS', 'FLOW_SOLVERS', 'MAX_SOLVER_STEPS', 'STATE_NOT_FINITE', 'ADJOINT_DRIFT', 'MAX_HALVINGS', 'STALL_STEPS',
-           'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedTPool', 'LearnedT', 'learn_T']
+           'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedTPool', 'LearnedT', 'learn_T', 'flow_hessian',
+           'flow_strong_convexity', 'kstep_strong_convexity', 'flow_hessian_bounds', 'zeta_T', 'T_zeta_zero',
+           'zeta_T_exact']
 
 # %% ../nbs/11_flow.ipynb #1a285986
 class _Wrapper:
@@ -486,6 +488,101 @@ def learn_T(pool:FlowPool, # the tasks, with the flow as inner loop
     r = drive(s, s.pool, 0.0, "MAML, learned T", check_int(max_iter, "max_iter", 0, "the step budget"),
               params=dict(beta=beta, beta_T=beta_T, eps=eps, T0=s.T, scale=s.pool.scale), **kwargs)
     return replace(r, iterates=r.iterates[:, :-1], params=r.params | dict(T_path=s.T_path))
+
+# %% ../nbs/11_flow.ipynb #a5f29718
+from .oracles import check_p
+
+def _check_A(A, p):
+    "A as a float array of symmetric positive definite task Hessians (M, d, d), and p (uniform if None), else an error naming them."
+    A = check_finite(A, "A", "pass finite task Hessians")
+    if A.ndim != 3 or A.shape[1] != A.shape[2] or A.shape[0] == 0:
+        raise ValueError(f"A must hold one d×d task Hessian per task, shape (M, d, d) with M ≥ 1; got shape {A.shape}")
+    if np.abs(A - A.transpose(0, 2, 1)).max() > 1e-10 * max(1.0, np.abs(A).max()):
+        raise ValueError("A must hold symmetric matrices (task Hessians); got a non-symmetric A[i]: pass (A + A.transpose(0, 2, 1)) / 2")
+    lam, V = np.linalg.eigh(A)
+    if lam.min() <= 0: raise ValueError(f"A must be positive definite (μ-strongly convex tasks, Assumption 3.3); its smallest eigenvalue is {lam.min():.3g}")
+    return lam, V, check_p(p, A.shape[0])
+
+def flow_hessian(A:np.ndarray, # the task Hessians A_i of quadratic tasks (support = query), shape (M, d, d)
+                 T:float, # flow time T ≥ 0
+                 K:int|None=None, # None: the flow; an integer: K inner steps of α = T/K
+                 p:np.ndarray|None=None, # task distribution, shape (M,); None for uniform
+                ) -> np.ndarray: # ∇²F_T, shape (d, d)
+    "The Hessian of F_T on quadratic tasks, $\\mathbb{E}_i A_i e^{-2TA_i}$, or of K-step MAML, $\\mathbb{E}_i A_i(I - \\tfrac TK A_i)^{2K}$."
+    lam, V, p = _check_A(A, p)
+    T = check_real(T, "T", "the flow time, T >= 0", 0)
+    if K is not None: K = check_int(K, "K", 1, "inner steps of α = T/K")
+    h = lam * (np.exp(-2 * T * lam) if K is None else (1 - T / K * lam) ** (2 * K))  # per-task eigenvalues of ∇²F
+    return np.einsum("m,mij,mj,mkj->ik", p, V, h, V)
+
+def flow_strong_convexity(A:np.ndarray, # task Hessians, shape (M, d, d)
+                          T:float, # flow time T ≥ 0
+                          p:np.ndarray|None=None, # task distribution, shape (M,); None for uniform
+                         ) -> float: # λ_min(∇²F_T)
+    "The strong-convexity constant of F_T on quadratic tasks, $\\lambda_{\\min}(\\mathbb{E}_i A_i e^{-2TA_i})$."
+    return float(np.linalg.eigvalsh(flow_hessian(A, T, None, p))[0])
+
+def kstep_strong_convexity(A:np.ndarray, # task Hessians, shape (M, d, d)
+                           T:float, # total inner time T = Kα ≥ 0
+                           K:int, # inner steps K ≥ 1 (α = T/K)
+                           p:np.ndarray|None=None, # task distribution, shape (M,); None for uniform
+                          ) -> float: # λ_min(∇²F_K)
+    "The strong-convexity constant of K-step MAML with α = T/K on quadratic tasks, $\\lambda_{\\min}(\\mathbb{E}_i A_i(I - \\alpha A_i)^{2K})$."
+    return float(np.linalg.eigvalsh(flow_hessian(A, T, check_int(K, "K", 1, "inner steps of α = T/K"), p))[0])
+
+def _check_mu_L(mu, L, p):
+    "μ_i and L_i as float arrays (numbers, or one per task (M,)) with 0 < μ_i ≤ L_i, and the task weights; else an error naming them."
+    mu, L = check_finite(mu, "mu", "pass finite strong-convexity constants"), check_finite(L, "L", "pass finite smoothness constants")
+    if mu.ndim > 1 or L.ndim > 1 or (mu.ndim == L.ndim == 1 and mu.shape != L.shape):
+        raise ValueError(f"mu and L must be numbers or one per task, both of shape (M,); got shapes {mu.shape} and {L.shape}")
+    mu, L = np.broadcast_arrays(mu, L)
+    if np.any(mu <= 0): raise ValueError(f"mu must be > 0 (μ-strongly convex tasks, Assumption 3.3); got {mu.min():g}")
+    if np.any(L < mu): raise ValueError("L must be >= mu for every task (μ_i ≤ eig(A_i) ≤ L_i)")
+    return mu, L, (1.0 if mu.ndim == 0 else check_p(p, len(mu)))
+
+def flow_hessian_bounds(mu:float|np.ndarray, # μ_i ≤ eig(A_i): a number or one per task, shape (M,)
+                        L:float|np.ndarray, # L_i ≥ eig(A_i): a number or one per task, shape (M,)
+                        T:float, # flow time T ≥ 0
+                        p:np.ndarray|None=None, # task distribution, shape (M,); None for uniform
+                       ) -> tuple: # (lower, upper): lower·I ⪯ ∇²F_T ⪯ upper·I
+    "Theorem 3.8 in T: $\\mathbb{E}_i\\min(\\mu_i e^{-2T\\mu_i}, L_i e^{-2TL_i})\\,I \\preceq \\nabla^2 F_T \\preceq \\mathbb{E}_i\\max_{[\\mu_i, L_i]}\\lambda e^{-2T\\lambda}\\,I$, every T."
+    mu, L, p = _check_mu_L(mu, L, p)
+    T = check_real(T, "T", "the flow time, T >= 0", 0)
+    g = lambda x: x * np.exp(-2 * T * x)
+    peak = np.clip(1 / (2 * T), mu, L) if T > 0 else L  # λe^{−2Tλ} rises to λ = 1/(2T), then falls
+    return float(np.sum(p * np.minimum(g(mu), g(L)))), float(np.sum(p * g(peak)))
+
+# %% ../nbs/11_flow.ipynb #5204505e
+def _mu_L(mu, L):
+    "The paper's μ = min_i μ_i > 0 and L = max_i L_i ≥ μ as floats, else an error naming them."
+    mu = check_real(mu, "mu", "μ = min_i μ_i of the tasks", 0, open_lo=True)
+    return mu, check_real(L, "L", "L = max_i L_i of the tasks, at least mu", mu)
+
+def zeta_T(mu:float, # μ = min_i μ_i
+           L:float, # L = max_i L_i
+           T:float, # flow time T ≥ 0
+          ) -> float: # ζ_T
+    "Lemma 3.7 in T: $\\frac{d}{dt}\\frac12\\|\\nabla f\\|^2 \\le \\frac{\\sigma^2}2 - \\zeta_T\\|\\nabla f\\|^2$ along $\\dot w = -\\nabla F_T$, $\\zeta_T = \\mu - L\\theta(1 + L\\theta/2)$, $\\theta = 1 - e^{-2TL}$."
+    mu, L = _mu_L(mu, L)
+    x = L * -np.expm1(-2 * check_real(T, "T", "the flow time, T >= 0", 0) * L)  # Lθ
+    return mu - x * (1 + x / 2)
+
+def T_zeta_zero(mu:float, # μ = min_i μ_i
+                L:float, # L = max_i L_i
+               ) -> float: # the T at which ζ_T = 0
+    "The flow time below which Lemma 3.7's ζ_T is > 0: $T_\\zeta = -\\ln(1 - (\\sqrt{1 + 2\\mu} - 1)/L)/(2L)$."
+    mu, L = _mu_L(mu, L)
+    return float(-np.log1p(-np.expm1(0.5 * np.log1p(2 * mu)) / L) / (2 * L))  # Lθ = √(1 + 2μ) − 1
+
+def zeta_T_exact(A:np.ndarray, # task Hessians, shape (M, d, d)
+                 T:float, # flow time T ≥ 0
+                 K:int|None=None, # None: the flow; an integer: K-step MAML with α = T/K
+                 p:np.ndarray|None=None, # task distribution, shape (M,); None for uniform
+                ) -> float: # λ_min of the symmetric part of Ā ∇²F_T Ā⁻¹
+    "The exact ζ on quadratic tasks, $\\lambda_{\\min}$ of the symmetric part of $\\bar A\\,\\nabla^2F_T\\,\\bar A^{-1}$, $\\bar A = \\mathbb{E}_i A_i$ (K-step: of $\\nabla^2F_K$)."
+    H = flow_hessian(A, T, K, p); Ab = np.einsum("m,mij->ij", check_p(p, len(A)), A)
+    B = Ab @ H @ np.linalg.inv(Ab)
+    return float(np.linalg.eigvalsh((B + B.T) / 2)[0])
 
 # %% ../nbs/11_flow.ipynb #e03e96f7
 document(globals())

@@ -151,3 +151,163 @@ def test_record_worst_discrepancy():
     (pool, what), e = max(WORST.items(), key=lambda kv: kv[1])
     print(f"\nworst relative discrepancy of the record from the closed-form replay: {e:.2e} ({pool}, {what})")
     assert e < 1e-7
+
+
+# ================================================================ 2. fuzz: the verdict helpers of tests/test_fuzz_modules.py
+import signal
+import test_fuzz_modules as TFM  # its `check` (clear package error, finite value, alarm on hangs) and `defect` marker
+from bimaml_nb import flow as FL, inner_loops as IL
+from bimaml_nb.algorithms import maml
+from bimaml_nb.kstep import KStepPool
+from bimaml_nb.oracles import squared_loss, NonFinite
+
+HANG = 3  # seconds: the calls marked as hangs below run 80–100 s before they end (MAX_SOLVER_STEPS = 20000 solver steps)
+
+def verdict(thunk, names=(), valid=None, refuse=False, limit=None):
+    "test_fuzz_modules.check under this file's shorter alarm where asked; its failure reported in one line."
+    old = TFM.LIMIT
+    TFM.LIMIT = limit or old
+    try: TFM.check(thunk, names=names, valid=valid, refuse=refuse)
+    except AssertionError as e: pytest.fail(str(e), pytrace=False)
+    finally: TFM.LIMIT = old
+
+def case(label, thunk, names=(), valid=None, refuse=False, bug=None, limit=None):
+    return pytest.param(thunk, names, valid, refuse, limit, id=label, marks=[TFM.defect(bug)] if bug else [])
+
+_r = np.random.default_rng(0)
+_X, _y = _r.normal(size=(3, 8, 3)), _r.normal(size=(3, 8))
+W = _r.normal(size=3)
+def kp(): return KStepPool(squared_loss, _X, _y)
+def pools(): return IL.inner_loop_pools(kp())
+FP = FL.FlowPool(kp(), 1e-6, 1e-8)
+IP = FL.ImplicitPool(kp(), 1e-8)
+LT = FL.LearnedTPool(FP)
+Z = LT.z_of(W, 0.1)
+V3, V4 = np.ones(3), np.ones(4)
+RNG = lambda: np.random.default_rng(0)
+def one(**kw): return IL.equal_cost({"one step": kp()}, W, 0.1, kw.pop("beta", 0.1), kw.pop("budget", 20.0), **kw)
+def drop(d, k): return {a: b for a, b in d.items() if a != k}
+P0, S0 = RECORD["paper"][0], RECORD["sinusoid"][0]
+def rec(**kw): return dict(RECORD, **kw)
+
+PASSING = [
+    # inner_loop_pools
+    *[case(f"inner_loop_pools pool={v!r:.20}", lambda v=v: IL.inner_loop_pools(v), ("pool",)) for v in (None, "a", 3, FL.FlowPool(kp()))],
+    *[case(f"inner_loop_pools {k}={v!r}", lambda k=k, v=v: IL.inner_loop_pools(kp(), **{k: v}), (k,))
+      for k in ("rtol", "atol", "inner_tol") for v in (0.0, -1.0, np.nan, None, "a")],
+    # meta_gradient_cost
+    *[case(f"meta_gradient_cost pools={v!r:.20}", lambda v=v: IL.meta_gradient_cost(v, W, 0.1), ("pools",)) for v in (None, [kp()], {1: kp()}, {"a": 3}, {})],
+    *[case(f"meta_gradient_cost w={v!r:.20}", lambda v=v: IL.meta_gradient_cost(pools(), v, 0.1), ("w",))
+      for v in (None, "abc", np.zeros(4), np.full(3, np.nan), np.array([np.inf, 0, 0]), np.zeros((3, 1)))],
+    *[case(f"meta_gradient_cost alpha={v!r}", lambda v=v: IL.meta_gradient_cost(pools(), W, v), ("alpha",)) for v in (-1.0, 0.0, np.nan, np.inf, None, "a", True, [0.1])],
+    case("meta_gradient_cost w=1e200: each loop's cost or its reason", lambda: IL.meta_gradient_cost(pools(), np.full(3, 1e200), 0.1),
+         valid=lambda c: set(c) == set(LOOPS) and all((v is None) != (e is None) for v, e in c.values())),
+    case("meta_gradient_cost w as a list", lambda: IL.meta_gradient_cost(pools(), list(W), 0.1), valid=lambda c: c["one step"] == (3.0, None)),
+    # equal_cost
+    *[case(f"equal_cost w0={v!r:.20}", lambda v=v: IL.equal_cost(pools(), v, 0.1, 0.1, 20.0), ("w0",)) for v in (None, np.zeros(4), np.full(3, np.nan))],
+    *[case(f"equal_cost alpha={v!r}", lambda v=v: IL.equal_cost(pools(), W, v, 0.1, 20.0), ("alpha",)) for v in (0.0, -1.0, None, True, np.nan)],
+    *[case(f"equal_cost beta={v!r}", lambda v=v: one(beta=v), ("beta",)) for v in (0.0, -1.0, None, True, np.nan, np.inf, "a")],
+    *[case(f"equal_cost budget={v!r}", lambda v=v: one(budget=v), ("budget",)) for v in (0.0, -1.0, None, True, np.nan, np.inf, "a")],
+    *[case(f"equal_cost batch_size={v!r}", lambda v=v: one(batch_size=v), ("batch_size",)) for v in (0, -1, 1.5, "a", True, 4)],
+    case("equal_cost budget below one meta-gradient: 0 steps, said", lambda: one(budget=0.5),
+         valid=lambda rows: rows[0]["steps"] == 0 and rows[0]["status"] == "budget spent" and rows[0]["cost"] == 3.0),
+    case("equal_cost beta=1e300 one step: status diverged", lambda: one(beta=1e300, budget=200.0), valid=lambda rows: rows[0]["status"] == "diverged"),
+    case("equal_cost seed as a list", lambda: one(batch_size=2, seed=[0, 1]), valid=lambda rows: rows[0]["steps"] == 10),
+    # paper_inner_loops (runs=False: the cost at w0 only)
+    *[case(f"paper_inner_loops name={v!r}", lambda v=v: IL.paper_inner_loops(v, runs=False), ("name",)) for v in (None, 3, "fig1", "mnist")],
+    *[case(f"paper_inner_loops seed={v!r}", lambda v=v: IL.paper_inner_loops("diabetes", seed=v, runs=False), ("seed",)) for v in (None, -1, 1.5, True, "a")],
+    *[case(f"paper_inner_loops choices={v!r}", lambda v=v: IL.paper_inner_loops("diabetes", choices=v, runs=False), ("choices",)) for v in ([], "hinge", 3)],
+    case("paper_inner_loops choices scaling='x'", lambda: IL.paper_inner_loops("diabetes", choices=dict(scaling="x"), runs=False), ("scaling",)),
+    *[case(f"paper_inner_loops svm l2={v!r}", lambda v=v: IL.paper_inner_loops("synthetic_svm", choices=dict(loss="logistic", l2=v), runs=False), ("l2",)) for v in (-1.0, np.nan)],
+    case("paper_inner_loops budget=0 with runs", lambda: IL.paper_inner_loops("diabetes", budget=0.0), ("budget",)),
+    # sinusoid_inner_loops (tiny pools)
+    *[case(f"sinusoid_inner_loops seed={v!r}", lambda v=v: IL.sinusoid_inner_loops(v, runs=False), ("seed",)) for v in (None, -1, True, 1.5)],
+    *[case(f"sinusoid_inner_loops activation={v!r}", lambda v=v: IL.sinusoid_inner_loops(0, v, runs=False), ("activation",)) for v in (None, 3, "sigmoid")],
+    *[case(f"sinusoid_inner_loops {k}={v!r}", lambda k=k, v=v: IL.sinusoid_inner_loops(0, runs=False, **dict(dict(n_eval=4, batch_size=2), **{k: v})), (k,))
+      for k, vs in (("n_eval", (0, 1.5, None)), ("batch_size", (0, None, True))) for v in vs],
+    *[case(f"sinusoid_inner_loops alpha={v!r}", lambda v=v: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, alpha=v, runs=False), ("alpha",))
+      for v in (-1.0, 0.0, None, np.nan, "a")],
+    *[case(f"sinusoid_inner_loops {k}={v!r} with runs", lambda k=k, v=v: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, **dict(dict(budget=2.0, n_test=2), **{k: v})), (k,))
+      for k, v in (("budget", 0.0), ("beta", 0.0), ("n_test", 0), ("n_test", None))],
+    case("sinusoid_inner_loops beta=1e300: rows finite or failed", lambda: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, n_test=2, budget=3.0, beta=1e300),
+         valid=lambda r: all(x["status"] in ("diverged", "budget spent", "failed") for x in r["runs"])),
+    # run_inner_loops (refused before any job runs)
+    *[case(f"run_inner_loops seeds={v!r}", lambda v=v: IL.run_inner_loops(seeds=v, quick=True), ("seed",))
+      for v in (None, "ab", 1.5, (True,), -1, {0: 1}, [], (0, -2))],
+    *[case(f"run_inner_loops quick={v!r}", lambda v=v: IL.run_inner_loops(seeds=(0,), quick=v), ("quick",)) for v in (1, None, "x")],
+    # inner_loops_markdown / plot_inner_loops
+    *[case(f"inner_loops_markdown record={v!r:.20}", lambda v=v: IL.inner_loops_markdown(v), ("record",)) for v in (None, [], {}, "abc", rec(paper=None), rec(sinusoid=3))],
+    case("inner_loops_markdown no pools, no seeds", lambda: IL.inner_loops_markdown(rec(paper=[], sinusoid=[])), valid=lambda s: s.count("\n| ") == 4),
+    case("inner_loops_markdown failed runs: dashes", lambda: IL.inner_loops_markdown(rec(paper=[dict(P0, runs=[dict(r, status="failed", F=dict.fromkeys(LOOPS))
+         for r in P0["runs"]])], sinusoid=[dict(S0, runs=[dict(r, mse=None, own=None) for r in S0["runs"]])])), valid=lambda s: "(failed) | – | – | – |" in s),
+    case("inner_loops_markdown quick record", lambda: IL.inner_loops_markdown(rec(relu=None, hinge=None)), valid=lambda s: s.endswith("are not measured.)")),
+    *[case(f"plot_inner_loops record={v!r:.20}", lambda v=v: IL.plot_inner_loops(v), ("record",)) for v in (None, [], {}, rec(paper=3))],
+    case("plot_inner_loops quick record", lambda: len(IL.plot_inner_loops(rec(relu=None, hinge=None)).axes), valid=lambda n: n == 2),
+    case("plot_inner_loops iMAML stalls everywhere", lambda: len(IL.plot_inner_loops(rec(paper=[dict(p, cost=dict(p["cost"], iMAML=None)) for p in RECORD["paper"]])).axes),
+         valid=lambda n: n == 2),
+    # FlowPool: flow, grad_T, hvp_F, hess_F, sample
+    *[case(f"FlowPool.{m} w={v!r:.20}", lambda m=m, v=v: getattr(FP, m)(v, 0.1), ("w",))
+      for m in ("flow", "grad_T", "hess_F") for v in (None, np.zeros(4), np.full(3, np.nan), "abc")],
+    *[case(f"FlowPool.{m} T={v!r}", lambda m=m, v=v: getattr(FP, m)(W, v), ("alpha",))
+      for m in ("flow", "grad_T", "hess_F") for v in (-1.0, np.nan, np.inf, None, "a", True, [0.1])],
+    case("FlowPool.flow T=0 is w in every row", lambda: FP.flow(W, 0.0), valid=lambda U: U.shape == (3, 3) and np.all(U == W)),
+    case("FlowPool.grad_T w=1e200 overflow named", lambda: FP.grad_T(np.full(3, 1e200), 0.1), ("w", "alpha")),
+    *[case(f"FlowPool.hvp_F v={v!r:.20}", lambda v=v: FP.hvp_F(W, v, 0.1), ("v",)) for v in (None, np.ones(4), np.full(3, np.nan), np.array([np.inf, 0, 0]))],
+    case("FlowPool.hvp_F v=0 is 0", lambda: FP.hvp_F(W, np.zeros(3), 0.1), valid=lambda h: np.all(h == 0)),
+    case("FlowPool.hvp_F alpha=-1", lambda: FP.hvp_F(W, V3, -1.0), ("alpha",)),
+    *[case(f"{n}.sample batch_size={v!r}", lambda P=P, v=v: P.sample(v, RNG()), ("batch_size",)) for n, P in (("FlowPool", FP), ("ImplicitPool", IP), ("LearnedTPool", LT))
+      for v in (0, None, 1.5, True)],
+    *[case(f"{n}.sample rng={v!r}", lambda P=P, v=v: P.sample(2, v), ("rng",)) for n, P in (("FlowPool", FP), ("ImplicitPool", IP), ("LearnedTPool", LT)) for v in (None, "a")],
+    # ImplicitPool and imaml_grad
+    *[case(f"ImplicitPool pool={v!r:.20}", lambda v=v: FL.ImplicitPool(v), ("pool",)) for v in (None, FP, 3)],
+    *[case(f"ImplicitPool {k}={v!r}", lambda k=k, v=v: FL.ImplicitPool(kp(), **{k: v}), (k,))
+      for k, vs in (("inner_tol", (0.0, -1.0, None, np.nan)), ("max_inner", (0, True, 1.5, None)), ("cg_iters", (0, None, 2.5))) for v in vs],
+    *[case(f"ImplicitPool.{m} alpha={v!r}", lambda m=m, v=v: getattr(IP, m)(W, v), ("alpha",))
+      for m in ("F", "grad_F", "F_grads", "hess_F") for v in (0.0, -1.0, None, np.nan, np.inf, 1e-320, "a")],
+    *[case(f"ImplicitPool.{m} w={v!r:.20}", lambda m=m, v=v: getattr(IP, m)(v, 0.1), ("w",)) for m in ("F", "grad_F") for v in (None, np.zeros(2), np.full(3, np.nan))],
+    *[case(f"ImplicitPool.grad_F order={v!r}", lambda v=v: IP.grad_F(W, 0.1, v), ("order",)) for v in ("x", None, "hessian_free")],
+    case("ImplicitPool.hvp_F v wrong shape", lambda: IP.hvp_F(W, np.ones(2), 0.1), ("v",)),
+    *[case(f"imaml_grad w={v!r:.20}", lambda v=v: FL.imaml_grad(kp(), v, 1.0), ("w",)) for v in (None, np.full(3, np.nan), np.zeros(4))],
+    *[case(f"imaml_grad lam={v!r}", lambda v=v: FL.imaml_grad(kp(), W, v), ("lam",)) for v in (np.inf, "a", True)],
+    *[case(f"imaml_grad {k}={v!r}", lambda k=k, v=v: FL.imaml_grad(kp(), W, 1.0, **{k: v}), (k,))
+      for k, vs in (("inner_tol", (0.0, -1.0)), ("cg_iters", (0, 1.5)), ("max_inner", (True,))) for v in vs],
+    case("imaml_grad pool=FlowPool", lambda: FL.imaml_grad(FP, W, 1.0), ("pool",)),
+    case("imaml_grad lam=1e-300: u* the task minimisers, gradient 0", lambda: FL.imaml_grad(kp(), W, 1e-300), valid=lambda o: np.all(np.isfinite(o[1])) and np.abs(o[1]).max() < 1e-290),
+    # LearnedTPool, LearnedT, learn_T
+    *[case(f"LearnedTPool pool={v!r:.20}", lambda v=v: FL.LearnedTPool(v), ("pool",)) for v in (None, kp(), IP)],
+    *[case(f"LearnedTPool scale={v!r}", lambda v=v: FL.LearnedTPool(FP, v), ("scale",)) for v in (0.0, -1.0, None, np.nan, np.inf, "a", True)],
+    *[case(f"LearnedTPool.{m} alpha={v!r}", lambda m=m, v=v: getattr(LT, m)(Z, v), ("alpha",)) for m in ("F", "grad_F", "F_grads", "hess_F") for v in (0.1, None, np.nan, -1.0)],
+    *[case(f"LearnedTPool.{m} z={v!r:.20}", lambda m=m, v=v: getattr(LT, m)(v, *([0.0] if m[-1] == "F" or m == "F_grads" else [])), ("z",))
+      for m in ("F", "grad_F", "F_grads", "hess_F", "f", "grad_f", "task_grads", "hess_f") for v in (None, W, np.full(4, np.nan), np.zeros((2, 4)))],
+    case("LearnedTPool.F tau<0 is F at |tau|", lambda: LT.F(np.append(W, -0.1), 0.0) - LT.F(np.append(W, 0.1), 0.0), valid=lambda d: abs(d) < 1e-12),
+    *[case(f"LearnedTPool.grad_F order={v!r}", lambda v=v: LT.grad_F(Z, 0.0, v), ("order",)) for v in ("x", None)],
+    *[case(f"LearnedTPool.hvp_F v={v!r:.20}", lambda v=v: LT.hvp_F(Z, v, 0.0), ("v",)) for v in (None, V3, np.full(4, np.nan))],
+    *[case(f"LearnedTPool.hvp_F eps={v!r}", lambda v=v: LT.hvp_F(Z, V4, 0.0, v), ("eps",)) for v in (0.0, -1.0, None, np.nan)],
+    case("LearnedTPool.hvp_F v=1e300 overflow named", lambda: LT.hvp_F(Z, np.full(4, 1e300), 0.0), ("v", "∇²F")),
+    *[case(f"LearnedTPool.T_of z={v!r:.20}", lambda v=v: LT.T_of(v), ("z",)) for v in (None, np.zeros(3), np.zeros((1, 1, 4)), np.full(4, np.nan), "abcd", 1.0)],
+    case("LearnedTPool.T_of rows", lambda: LT.T_of(np.array([Z, -Z])), valid=lambda T: np.allclose(T, [0.1, 0.1])),
+    *[case(f"LearnedTPool.z_of T={v!r}", lambda v=v: LT.z_of(W, v), ("T",)) for v in (-1.0, None, np.nan, np.inf, True, "a")],
+    *[case(f"LearnedTPool.z_of w={v!r:.20}", lambda v=v: LT.z_of(v, 0.1), ("w",)) for v in (None, np.zeros(4))],
+    *[case(f"LearnedTPool.task_hvps {lbl}", lambda z=z, V=V: LT.task_hvps(z, V), (n,))
+      for lbl, z, V, n in (("V None", Z, None, "V"), ("V (3,3)", Z, np.ones((3, 3)), "V"), ("V 1-D", Z, V4, "V"), ("z (3,3)", np.zeros((3, 3)), np.ones((3, 4)), "z"))],
+    case("LearnedTPool.hvp_f v wrong shape", lambda: LT.hvp_f(Z, V3), ("v",)),
+    case("LearnedT pool=KStepPool", lambda: FL.LearnedT(kp(), W, 0.1, 0.1, 0.1, 1e-6), ("pool",)),
+    case("learn_T pool=None", lambda: FL.learn_T(None, W, 0.1, 0.1, 0.1, max_iter=2), ("pool",)),
+    *[case(f"learn_T w0={v!r:.20}", lambda v=v: FL.learn_T(FP, v, 0.1, 0.1, 0.1, max_iter=2), ("w0",)) for v in (None, np.zeros(4), np.full(3, np.nan))],
+    *[case(f"learn_T T0={v!r}", lambda v=v: FL.learn_T(FP, W, v, 0.1, 0.1, max_iter=2), ("T0",)) for v in (-1.0, None, np.nan, np.inf, "a", True)],
+    *[case(f"learn_T {k}={v!r}", lambda k=k, v=v: FL.learn_T(FP, W, 0.1, **dict(dict(beta=0.1, beta_T=0.1), **{k: v}), max_iter=2), (k,))
+      for k in ("beta", "beta_T") for v in (0.0, -1.0, None, np.nan, np.inf)],
+    case("learn_T beta_T/beta overflows", lambda: FL.learn_T(FP, W, 0.1, 1e-300, 1e300, max_iter=2), ("beta_T",)),
+    case("learn_T beta_T/beta underflows", lambda: FL.learn_T(FP, W, 0.1, 1e300, 1e-300, max_iter=2), ("beta_T",)),
+    *[case(f"learn_T eps={v!r}", lambda v=v: FL.learn_T(FP, W, 0.1, 0.1, 0.1, eps=v, max_iter=2), ("eps",)) for v in (-1.0, None, np.nan, "a")],
+    *[case(f"learn_T max_iter={v!r}", lambda v=v: FL.learn_T(FP, W, 0.1, 0.1, 0.1, max_iter=v), ("max_iter",)) for v in (-1, 1.5, None, True)],
+    *[case(f"learn_T {k}={v!r}", lambda k=k, v=v: FL.learn_T(FP, W, 0.1, 0.1, 0.1, max_iter=2, **{k: v}), (k,))
+      for k, v in (("record_every", 0), ("timeout", -1.0), ("callback", 3))],
+    case("learn_T max_iter=0: the start only", lambda: FL.learn_T(FP, W, 0.1, 0.1, 0.1, max_iter=0), valid=lambda r: r.steps == 0 and r.params["T_path"] == [0.1]),
+    case("learn_T w0=1e200: invalid start", lambda: FL.learn_T(FP, np.full(3, 1e200), 0.1, 0.1, 0.1, max_iter=3), valid=lambda r: r.status == "invalid start"),
+]
+
+
+@pytest.mark.parametrize("thunk, names, valid, refuse, limit", PASSING)
+def test_fuzz_passing(thunk, names, valid, refuse, limit):
+    verdict(thunk, names, valid, refuse, limit)

@@ -10,7 +10,10 @@
    LearnedTPool, LearnedT, learn_T, ImplicitPool and imaml_grad, classified by the rule of tests/test_fuzz_modules.py
    (its `check`: a clear package ValueError/TypeError naming the argument, or a finite, well-formed value; no
    foreign exception, no silent NaN, no hang).
-Known defects are `xfail(strict=True)` cases whose reason states the defect in one line.
+3. Known defects: `xfail(strict=True)` cases whose reason states the defect in one line.
+4. FlowPool (flow, F, grad_F, grad_T, hvp_F, hess_F, sample), ImplicitPool, imaml_grad, LearnedTPool and learn_T
+   against closed forms on least squares with separate support and query data, and equal_cost's end points against a
+   closed-form descent.
 """
 import json, math
 from pathlib import Path
@@ -415,3 +418,106 @@ DEFECTS = [
 @pytest.mark.parametrize("thunk, names, valid, refuse, limit", DEFECTS)
 def test_fuzz_defects(thunk, names, valid, refuse, limit):
     verdict(thunk, names, valid, refuse, limit)
+
+
+# ================================================================ 4. the flow chapter's names against closed forms (least squares, split support/query)
+class _Split:
+    "Support f_i^s = ½uᵀA_iu − b_iᵀu + k_i, query likewise (Aq, bq, kq): the flow, iMAML and their derivatives in closed form."
+    def __init__(self, seed=3, M=3, d=3):
+        r = np.random.default_rng(seed)
+        self.X, self.y, self.Xq, self.yq = r.normal(size=(M, 7, d)), r.normal(size=(M, 7)), r.normal(size=(M, 5, d)), r.normal(size=(M, 5))
+        mom = lambda X, y: (np.einsum("mni,mnj->mij", X, X) / X.shape[1], np.einsum("mni,mn->mi", X, y) / X.shape[1], (y ** 2).mean(1) / 2)
+        (self.A, self.b, self.k), (self.Aq, self.bq, self.kq) = mom(self.X, self.y), mom(self.Xq, self.yq)
+        self.c = np.linalg.solve(self.A, self.b[..., None])[..., 0]; self.M, self.d = M, d
+        self.w = r.normal(size=d)
+    def pool(self): return KStepPool(squared_loss, self.X, self.y, self.Xq, self.yq)
+    def E(self, T): return np.stack([expm(-T * A) for A in self.A])
+    def mv(self, B, V): return np.einsum("mij,mj->mi", B, V)
+    def gs(self, U): return self.mv(self.A, U) - self.b
+    def gq(self, U): return self.mv(self.Aq, U) - self.bq
+    def fq(self, U): return 0.5 * np.einsum("mi,mij,mj->m", U, self.Aq, U) - np.einsum("mi,mi->m", self.bq, U) + self.kq
+    def flow(self, w, T): return self.c + self.mv(self.E(T), w - self.c)
+    def FT(self, w, T): return self.fq(self.flow(w, T)).mean()
+    def gradT_w(self, w, T): return self.mv(self.E(T), self.gq(self.flow(w, T))).mean(0)
+    def dFdT(self, w, T): U = self.flow(w, T); return -np.einsum("mi,mi->m", self.gq(U), self.gs(U)).mean()
+    def hessT(self, w, T): E = self.E(T); return np.einsum("mij,mjk,mkl->il", E, self.Aq, E) / self.M
+    def R(self, lam): return np.stack([np.linalg.inv(np.eye(self.d) + A / lam) for A in self.A])
+    def prox(self, w, lam): return self.mv(self.R(lam), w + self.b / lam)  # argmin f^s(u) + λ‖u − w‖²/2
+    def Flam(self, w, lam): return self.fq(self.prox(w, lam)).mean()
+    def grad_lam(self, w, lam): return self.mv(self.R(lam), self.gq(self.prox(w, lam))).mean(0)
+    def hess_lam(self, lam): R = self.R(lam); return np.einsum("mij,mjk,mkl->il", R, self.Aq, R) / self.M
+
+SP = _Split()
+
+@pytest.mark.parametrize("T", [0.0, 0.05, 0.7, 3.0])
+def test_flowpool_flow_F_grad_F_grad_T_are_the_closed_forms(T):
+    P = FL.FlowPool(SP.pool()); w = SP.w
+    np.testing.assert_allclose(P.flow(w, T), SP.flow(w, T), rtol=1e-8, atol=1e-10)
+    assert abs(P.F(w, T) - SP.FT(w, T)) < 1e-9
+    np.testing.assert_allclose(P.grad_F(w, T), SP.gradT_w(w, T), rtol=1e-7, atol=1e-10)
+    assert abs(P.grad_T(w, T) - SP.dFdT(w, T)) < 1e-9
+    F, g, gf = P.F_grads(w, T)
+    assert abs(F - SP.FT(w, T)) < 1e-9 and np.allclose(g, SP.gradT_w(w, T), rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(gf, SP.gs(np.tile(w, (3, 1))).mean(0), rtol=1e-12)
+
+def test_flowpool_grad_T_is_the_derivative_of_F_in_T():
+    P = FL.FlowPool(SP.pool()); w, T, h = SP.w, 0.4, 1e-4
+    assert abs(P.grad_T(w, T) - (SP.FT(w, T + h) - SP.FT(w, T - h)) / (2 * h)) < 1e-7
+
+def test_flowpool_hvp_F_and_hess_F_are_the_closed_form_hessian():
+    "∇²F_T = E_i e^{−TA_i} A_i^q e^{−TA_i} for least squares (the flow map is affine in w)."
+    P = FL.FlowPool(SP.pool()); T = 0.6; H = SP.hessT(SP.w, T)
+    np.testing.assert_allclose(P.hess_F(SP.w, T), H, rtol=1e-4, atol=1e-6)
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(P.hvp_F(SP.w, v, T), H @ v, rtol=1e-4, atol=1e-6)
+
+def test_flowpool_sample_draws_tasks_of_the_pool_and_shares_the_counter():
+    P = FL.FlowPool(SP.pool(), 1e-9, 1e-11); B = P.sample(5, np.random.default_rng(1))
+    assert isinstance(B, FL.FlowPool) and B.M == 5 and B.counter is P.counter and (B.rtol, B.atol) == (1e-9, 1e-11)
+    full, rows = SP.flow(SP.w, 0.3), B.flow(SP.w, 0.3)
+    assert all(np.abs(full - r).max(1).min() < 1e-7 for r in rows)
+
+@pytest.mark.parametrize("alpha", [0.05, 0.5, 4.0])
+def test_implicit_pool_and_imaml_grad_are_the_closed_forms(alpha):
+    P = FL.ImplicitPool(SP.pool()); w, lam = SP.w, 1 / alpha
+    assert abs(P.F(w, alpha) - SP.Flam(w, lam)) < 1e-9
+    np.testing.assert_allclose(P.grad_F(w, alpha), SP.grad_lam(w, lam), rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(P.grad_F(w, alpha, "first"), SP.gq(SP.prox(w, lam)).mean(0), rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(P.hess_F(w, alpha), SP.hess_lam(lam), rtol=1e-4, atol=1e-6)
+    F, g, U = FL.imaml_grad(SP.pool(), w, lam)
+    assert abs(F - SP.Flam(w, lam)) < 1e-9 and np.allclose(g, SP.grad_lam(w, lam), rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(U, SP.prox(w, lam), atol=1e-9)
+
+@pytest.mark.parametrize("tau", [0.3, -0.3, 0.0])
+def test_learned_T_pool_gradient_is_w_gradient_and_s_sign_tau_dF_dT(tau):
+    s = 2.0; P = FL.LearnedTPool(FL.FlowPool(SP.pool()), s); w, T = SP.w, s * abs(tau)
+    z = np.append(w, tau)
+    assert P.d == 4 and abs(P.T_of(z) - T) < 1e-15 and np.allclose(P.z_of(w, T), np.append(w, T / s))
+    assert abs(P.F(z, 0) - SP.FT(w, T)) < 1e-9
+    gT = SP.dFdT(w, T)
+    want = s * (np.sign(tau) * gT if tau else min(0.0, gT))  # at τ = 0: the one-sided derivative that descends
+    np.testing.assert_allclose(P.grad_F(z, 0), np.append(SP.gradT_w(w, T), want), rtol=1e-7, atol=1e-10)
+    if tau > 0: np.testing.assert_allclose(P.hess_F(z, 0)[:3, :3], SP.hessT(w, T), rtol=1e-4, atol=1e-6)
+
+def test_learn_T_is_the_hand_loop_in_w_and_T():
+    "w ← w − β∇_wF_T(w), T ← |T − β_T ∂F_T/∂T| (reflected at 0), in closed form, for 4 steps."
+    beta, beta_T, T, w = 0.2, 0.5, 0.1, SP.w.copy()
+    r = FL.learn_T(FL.FlowPool(SP.pool()), w, T, beta, beta_T, max_iter=4, record_every=1)
+    Ts, ws = [T], [w]
+    for _ in range(4):
+        w, T = w - beta * SP.gradT_w(w, T), abs(T - beta_T * SP.dFdT(w, T)); Ts.append(T); ws.append(w)
+    assert r.steps == 4 and r.iterates.shape == (5, 3)
+    np.testing.assert_allclose(r.params["T_path"], Ts, rtol=1e-7)
+    np.testing.assert_allclose(r.iterates, ws, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(r.F, [SP.FT(a, b) for a, b in zip(ws, Ts)], rtol=1e-8)
+
+def test_equal_cost_flow_and_imaml_rows_end_where_the_closed_form_descent_does():
+    "A small-budget equal_cost on least squares: each row's w is `steps` closed-form MAML steps from w0 with that inner loop."
+    Q, alpha, beta = _Quadratic(list(_X), list(_y), 0.3), 0.3, 0.1
+    rows = IL.equal_cost(pools(), W, alpha, beta, 250.0)
+    for r in rows:
+        assert r["status"] == "budget spent" and r["cost"] > 250.0 and r["steps"] >= 1, r
+        w = W.copy()
+        for _ in range(r["steps"]): w = w - beta * Q.grad_F(r["inner"], w)
+        np.testing.assert_allclose(r["w"], w, rtol=1e-6, atol=1e-9, err_msg=r["inner"])
+    assert rows[0]["steps"] == math.ceil(250 / 3) - 1

@@ -117,7 +117,7 @@ def _backwards(self:FlowPool, U, A, t):
     return y[:M * d].reshape(M, d), y[M * d:].reshape(M, d)
 
 ADJOINT_DRIFT = 100.0  # the backward u may drift from the forward flow by this many times the solver's tolerance (rtol |u| + atol)
-MAX_HALVINGS = 12  # at most 2^12 segments: a stack of at most 12 checkpoints of shape (M, d)
+MAX_HALVINGS = 6  # at most 2^6 segments (a stack of at most 6 checkpoints of shape (M, d)); beyond, the sensitivities are the cheaper exact gradient
 
 @patch
 def _adjoint(self:FlowPool, U0, U1, A1, t, depth=0):
@@ -185,7 +185,8 @@ def grad_T(self:FlowPool, w:np.ndarray, # point, shape (d,)
 @patch
 def hvp_F(self:FlowPool, w:np.ndarray, v:np.ndarray, alpha:float, eps:float=1e-5) -> np.ndarray:
     "∇²F_T(w) v by a central difference of exact meta-gradients (for PTC and the divergence advice)."
-    w, v = self.check_w(w), self.check_w(v, "v"); n = float(np.linalg.norm(v))
+    w, v, eps = self.check_w(w), self.check_w(v, "v"), check_positive(eps, "eps", "the length of the difference step")
+    top = float(np.abs(v).max()); n = top * float(np.linalg.norm(v / top)) if top > 0 else 0.0  # ‖v‖ without overflow
     if n == 0: return np.zeros(self.d)
     return (self.grad_F(w + eps * v / n, alpha) - self.grad_F(w - eps * v / n, alpha)) / (2 * eps) * n
 
@@ -205,35 +206,38 @@ STALL_STEPS = 1000  # inner descent steps without a new smallest gradient: stall
 def _prox_points(pool, w, lam, inner_tol, max_inner):
     "Every task's proximal point u_i* = argmin f_i^s(u) + λ‖u − w‖²/2 by gradient descent from w with a step 1/L_i per task (counted)."
     U, L, best, since, last = np.repeat(w[None], pool.M, axis=0), None, np.inf, 0, None
+    tol = max(inner_tol, 64 * np.finfo(float).eps * lam * max(1.0, float(np.abs(w).max())))  # λ(u − w) is known to no better than this
     for _ in range(max_inner):  # u ← u − (∇f^s(u) + λ(u − w))/L, L from the first step's curvature, doubled where a step raised ‖gradient‖
         pool.counter.add("grad", pool.M); G = pool._Gs(U) + lam * (U - w); gn = np.linalg.norm(G, axis=1)
         if last is not None and np.any(up := gn > last[2]):  # too long a step for these tasks (curvature grew away from w): undo it, halve it
             U[up], G[up], gn[up], L[up] = last[0][up], last[1][up], last[2][up], 2 * L[up]
         g = float(np.abs(G).max())
-        if g <= inner_tol: return U
+        if g <= tol: return U
         if L is None: L = np.full(pool.M, lam + max(1.0, float(np.abs(pool.task_hvps(U, np.ones_like(U))).max())))
         best, since = (g, 0) if g < best else (best, since + 1)
         if since >= STALL_STEPS:
-            raise ArithmeticError(f"the inner descent stalled: its gradient stays at {best:.2g} > inner_tol={inner_tol:g} for {STALL_STEPS} steps; "
+            raise ArithmeticError(f"the inner descent stalled: its gradient stays at {best:.2g} > inner_tol={tol:g} for {STALL_STEPS} steps; "
                                   "gradient descent cannot solve a non-smooth support loss (hinge, ReLU kinks) to a tolerance: "
                                   "use a smooth loss (squared, logistic; tanh networks), a larger lam (a smaller alpha) or a larger inner_tol")
         last = (U, G, gn)
         U = check_out(U - G / L[:, None], "the iMAML inner iterate")
-    raise ArithmeticError(f"the inner descent did not reach inner_tol={inner_tol:g} in max_inner={max_inner} steps: "
+    raise ArithmeticError(f"the inner descent did not reach inner_tol={tol:g} in max_inner={max_inner} steps: "
                           "raise max_inner or lam (alpha = 1/λ smaller), or use a smooth support loss")
 
 def _implicit_rows(pool, U, lam, cg_iters):
     "∇f_i^q(u_i*) and (I + ∇²f_i^s(u_i*)/λ)⁻¹∇f_i^q(u_i*) in row i, by conjugate gradients on HVPs, every task at once (counted)."
-    pool.counter.add("grad", pool.M); B = pool._Gq(U)
-    V, R = np.zeros_like(B), B.copy(); P = R.copy(); rs = np.einsum("md,md->m", R, R)
+    pool.counter.add("grad", pool.M); B = check_out(pool._Gq(U), "∇f^q(u*)")
+    top = max(float(np.abs(B).max()), 1e-300)  # the system is linear in B: solve for B / top, so that squared norms cannot overflow
+    V, R = np.zeros_like(B), B / top; P = R.copy(); rs = np.einsum("md,md->m", R, R)
+    stop = 1e-13 * max(1.0 / top, float(np.sqrt(rs.max())))  # ‖residual‖ ≤ 1e-13 max(1, max_i ‖B_i‖), in units of top
     for _ in range(cg_iters):  # (I + H/λ) V = B
         AP = P + pool.task_hvps(U, P) / lam
         step = rs / np.maximum(np.einsum("md,md->m", P, AP), 1e-300)
         V += step[:, None] * P; R -= step[:, None] * AP
         new = np.einsum("md,md->m", R, R)
-        if np.sqrt(new.max()) <= 1e-13 * max(1.0, np.sqrt(np.einsum("md,md->m", B, B).max())): break
+        if np.sqrt(new.max()) <= stop: break
         P = R + (new / np.maximum(rs, 1e-300))[:, None] * P; rs = new
-    return B, V
+    return B, check_out(V * top, "the implicit meta-gradient rows")
 
 def imaml_grad(pool:KStepPool, # support and query data
                w:np.ndarray, # meta-parameters, shape (d,)
@@ -250,7 +254,7 @@ def imaml_grad(pool:KStepPool, # support and query data
     U = _prox_points(pool, w, lam, inner_tol, max_inner)
     V = _implicit_rows(pool, U, lam, cg_iters)[1]
     pool.counter.add("value", pool.M)
-    return float(pool.p @ pool._Sq(U)), check_out(pool.p @ V, "the iMAML meta-gradient"), U
+    return float(check_out(pool.p @ pool._Sq(U), "F_λ(w) (an overflow at this w)")), check_out(pool.p @ V, "the iMAML meta-gradient"), U
 
 # %% ../nbs/11_flow.ipynb #ac95ce82
 class ImplicitPool(_Wrapper):
@@ -339,6 +343,7 @@ class LearnedTPool:
                 ):
         if not isinstance(pool, FlowPool): raise TypeError(f"pool must be a FlowPool (the flow as inner loop); got {type(pool).__name__}")
         self.pool, self.scale = pool, check_positive(scale, "scale", "s in T = s|τ|")
+        if not (1e-150 <= self.scale <= 1e150): raise ValueError(f"scale must be between 1e-150 and 1e150 (s in T = s|τ|, and τ = T/s must be finite); got {scale!r}")
         self.M, self.d, self.p, self.counter = pool.M, pool.d + 1, pool.p, pool.counter
 
     def __repr__(self): return (f"LearnedTPool(M={self.M}, d={self.d} ({self.d - 1} weights and τ), T = {self.scale:g}|τ|, "
@@ -484,6 +489,8 @@ def learn_T(pool:FlowPool, # the tasks, with the flow as inner loop
             **kwargs, # drive's options: record_every, timeout, progress, callback
            ) -> Result: # F_T along the path, iterates w (d,); params["T_path"]: T at every step
     "MAML with a learned adaptation time: MAML's descent on a LearnedTPool, run by the package's driver."
+    bad = [k for k in kwargs if k not in ("record_every", "timeout", "progress", "callback")]
+    if bad: raise TypeError(f"learn_T takes drive's options record_every, timeout, progress and callback as keywords; unknown: {bad}")
     s = LearnedT(pool, w0, T0, beta, beta_T, eps)
     r = drive(s, s.pool, 0.0, "MAML, learned T", check_int(max_iter, "max_iter", 0, "the step budget"),
               params=dict(beta=beta, beta_T=beta_T, eps=eps, T0=s.T, scale=s.pool.scale), **kwargs)

@@ -273,7 +273,7 @@ def plot_inner_loops(record:dict, # output of run_inner_loops
     pools = rec["paper"]; x = np.arange(len(pools))
     for j, k in enumerate(INNER_LOOPS):
         end = [next(r for r in p["runs"] if r["inner"] == k)["F"]["one step"] for p in pools]
-        b.bar(x + (j - 1) * 0.27, [np.nan if e is None else e / p["start"]["one step"] for e, p in zip(end, pools)], 0.27, label=k, color=f"C{j}")
+        b.bar(x + (j - 1) * 0.27, [np.nan if e is None or p["start"]["one step"] == 0 else e / p["start"]["one step"] for e, p in zip(end, pools)], 0.27, label=k, color=f"C{j}")
     b.set(xticks=x, ylabel="F at the end ÷ F(w₀)", title=f"equal cost ({pools[0]['budget']:g} gradient-equivalents), scored on the paper's F")
     b.set_xticklabels([p["pool"] for p in pools], rotation=25, ha="right", fontsize=8); b.legend(fontsize=8)
     fig.tight_layout()

@@ -316,7 +316,7 @@ def test_fuzz_passing(thunk, names, valid, refuse, limit):
     verdict(thunk, names, valid, refuse, limit)
 
 
-# ================================================================ 3. known defects (strict xfail: each flips to a failure once fixed)
+# ================================================================ 3. defects found by this file's first run, fixed: each case now states the fixed behaviour
 def _same_w(rows): return rows[0]["w"] is not None and np.array_equal(rows[0]["w"], rows[1]["w"])
 _KP2 = kp()
 def twice(**kw): return IL.equal_cost({"a": _KP2, "b": _KP2}, W, 0.1, 0.1, 20.0, 2, **kw)  # one pool under two names: the same run twice
@@ -338,65 +338,44 @@ _LOOSE = lambda: FL.FlowPool(kp(), 1e-3, 1e-3)  # long flows in ~3 s
 
 DEFECTS = [
     # ---- inner_loops.equal_cost
-    *[case(f"equal_cost seed={v!r}", lambda v=v, b=b: one(batch_size=b, seed=v), ("seed",), bug="equal_cost passes seed to np.random.default_rng unchecked: numpy's ValueError/TypeError")
+    *[case(f"equal_cost seed={v!r}", lambda v=v, b=b: one(batch_size=b, seed=v), ("seed",))
       for v in (-1, 1.5, "a") for b in (None, 2)],
-    case("equal_cost seed=True", lambda: one(batch_size=2, seed=True), ("seed",), refuse=True, bug="equal_cost accepts a bool seed (check_int refuses it everywhere else)"),
-    case("equal_cost seed=None: the same loop twice ends at the same w", lambda: twice(seed=None), valid=_same_w,
-         bug="equal_cost seed=None: the counted run and the uncounted replay that returns w draw different batches"),
+    case("equal_cost seed=True", lambda: one(batch_size=2, seed=True), ("seed",), refuse=True),
+    case("equal_cost seed=None: the same loop twice ends at the same w", lambda: twice(seed=None), valid=_same_w),
     case("equal_cost seed=0: the same loop twice ends at the same w (control)", lambda: twice(seed=0), valid=_same_w),
-    case("equal_cost diverging run labelled diverged", lambda: one(beta=1e3, budget=200.0), valid=lambda rows: rows[0]["status"] == "diverged",
-         bug="equal_cost: a run that diverged (beta=1e3) is labelled 'budget spent' because the divergence advice spent the budget"),
+    case("equal_cost diverging run labelled diverged", lambda: one(beta=1e3, budget=200.0), valid=lambda rows: rows[0]["status"] == "diverged"),
     case("equal_cost diverged run does not return w0 as its end", lambda: one(beta=1e300, budget=200.0),
-         valid=lambda rows: rows[0]["status"] == "diverged" and (rows[0]["w"] is None or not np.array_equal(rows[0]["w"], W)),
-         bug="equal_cost: a diverged run's row carries w = w0 (the replay's only recorded row), scored later as if it were the run's end"),
+         valid=lambda rows: rows[0]["status"] == "diverged" and (rows[0]["w"] is None or not np.array_equal(rows[0]["w"], W))),
     # ---- inner_loops.paper_inner_loops / sinusoid_inner_loops
-    *[case(f"paper_inner_loops budget={v!r} runs=False", lambda v=v: IL.paper_inner_loops("diabetes", budget=v, runs=False), ("budget",), refuse=True,
-           bug="paper_inner_loops(runs=False) records a negative or NaN budget unchecked") for v in (-1.0, np.nan)],
-    *[case(f"paper_inner_loops budget={v!r}", lambda v=v: IL.paper_inner_loops("diabetes", budget=v, runs=False), ("budget",),
-           bug="paper_inner_loops: float(budget) raises Python's own TypeError/ValueError") for v in (None, "a")],
-    *[case(f"paper_inner_loops choices={v!r}", lambda v=v: IL.paper_inner_loops("diabetes", choices=v, runs=False), tuple(v),
-           bug="paper_inner_loops: an unknown choice reaches the builder's call: Python's 'unexpected keyword argument' TypeError") for v in (dict(foo=1), dict(loss="hinge"))],
-    *[case(f"{n} runs={v!r}", lambda f=f, v=v: f(v), ("runs",), refuse=True, bug="paper_inner_loops/sinusoid_inner_loops take any truthy runs (run_inner_loops refuses a non-bool quick)")
+    *[case(f"paper_inner_loops budget={v!r} runs=False", lambda v=v: IL.paper_inner_loops("diabetes", budget=v, runs=False), ("budget",), refuse=True) for v in (-1.0, np.nan)],
+    *[case(f"paper_inner_loops budget={v!r}", lambda v=v: IL.paper_inner_loops("diabetes", budget=v, runs=False), ("budget",)) for v in (None, "a")],
+    *[case(f"paper_inner_loops choices={v!r}", lambda v=v: IL.paper_inner_loops("diabetes", choices=v, runs=False), tuple(v)) for v in (dict(foo=1), dict(loss="hinge"))],
+    *[case(f"{n} runs={v!r}", lambda f=f, v=v: f(v), ("runs",), refuse=True)
       for n, f in (("paper_inner_loops", lambda v: IL.paper_inner_loops("diabetes", budget=10.0, runs=v)),
                    ("sinusoid_inner_loops", lambda v: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, n_test=2, budget=2.0, runs=v))) for v in (None, "no")],
-    *[case(f"sinusoid_inner_loops {k}={v!r} runs=False", lambda k=k, v=v: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, runs=False, **{k: v}), (k,), refuse=True,
-           bug="sinusoid_inner_loops(runs=False) records beta and budget unchecked") for k, v in (("beta", -1.0), ("beta", None), ("budget", -1.0))],
-    case("sinusoid_inner_loops budget=None", lambda: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, budget=None, runs=False), ("budget",),
-         bug="sinusoid_inner_loops: float(budget) raises Python's own TypeError"),
+    *[case(f"sinusoid_inner_loops {k}={v!r} runs=False", lambda k=k, v=v: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, runs=False, **{k: v}), (k,), refuse=True) for k, v in (("beta", -1.0), ("beta", None), ("budget", -1.0))],
+    case("sinusoid_inner_loops budget=None", lambda: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, budget=None, runs=False), ("budget",)),
     # ---- hangs: a long flow time runs MAX_SOLVER_STEPS = 20000 DOP853 steps (80-100 s on 3 tasks in 3-D) before its error
-    case("meta_gradient_cost alpha=1e300 ends fast", lambda: IL.meta_gradient_cost(pools(), W, 1e300), limit=HANG,
-         bug="meta_gradient_cost(alpha=1e300): the flow's 20000 solver steps take ~90 s (a hang) before the error"),
-    case("sinusoid_inner_loops alpha=1e300 ends fast", lambda: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, alpha=1e300, runs=False), limit=HANG,
-         bug="sinusoid_inner_loops(alpha=1e300): the flow's cost takes minutes (a hang)"),
-    case("FlowPool.F T=1e6 ends fast", lambda: FP.F(W, 1e6), ("alpha", "T"), limit=HANG,
-         bug="FlowPool.F(w, T=1e6) on 3-D least squares: ~90 s of solver steps before 'needs more than 20000 solver steps'"),
-    case("LearnedTPool.F tau=1e300 ends fast", lambda: LT.F(np.append(W, 1e300), 0.0), ("alpha", "T", "z"), limit=HANG,
-         bug="LearnedTPool.F at T = 1e300: ~90 s of solver steps (a hang)"),
+    case("meta_gradient_cost alpha=1e300 ends fast", lambda: IL.meta_gradient_cost(pools(), W, 1e300), limit=HANG),
+    case("sinusoid_inner_loops alpha=1e300 ends fast", lambda: IL.sinusoid_inner_loops(0, n_eval=4, batch_size=2, alpha=1e300, runs=False), limit=HANG),
+    case("FlowPool.F T=1e6 ends fast", lambda: FP.F(W, 1e6), ("alpha", "T"), limit=HANG),
+    case("LearnedTPool.F tau=1e300 ends fast", lambda: LT.F(np.append(W, 1e300), 0.0), ("alpha", "T", "z"), limit=HANG),
     # ---- the adjoint's backward flow overflows inside task_hvps, whose input check blames w
-    case("FlowPool.grad_F T=400: no error blaming a finite w", lambda: _LOOSE().grad_F(W, 400.0), ("alpha", "T"),
-         bug="FlowPool.grad_F(w, T=400) on least squares: ValueError 'w contains NaN or inf' (w is finite; the backward adjoint overflowed)"),
+    case("FlowPool.grad_F T=400: no error blaming a finite w", lambda: _LOOSE().grad_F(W, 400.0), ("alpha", "T")),
     case("learn_T from T0=400: a status, not an exception", lambda: FL.learn_T(_LOOSE(), W, 400.0, 0.1, 0.1, max_iter=3), ("T0", "diverged"),
-         valid=lambda r: r.status in ("diverged", "invalid start", "budget", "converged"),
-         bug="learn_T at a long flow time: ValueError 'w contains NaN or inf' escapes the driver instead of a diverged status"),
+         valid=lambda r: r.status in ("diverged", "invalid start", "budget", "converged")),
     # ---- hvp_F of the flow and iMAML pools: eps and v unchecked
-    *[case(f"{n}.hvp_F eps={v!r}", lambda P=P, v=v: P.hvp_F(W, V3, 0.1, v), ("eps",), refuse=v == -1.0,
-           bug=f"{n}.hvp_F does not check eps (LearnedTPool.hvp_F does): NaN, foreign errors, or an error blaming w")
+    *[case(f"{n}.hvp_F eps={v!r}", lambda P=P, v=v: P.hvp_F(W, V3, 0.1, v), ("eps",), refuse=v == -1.0)
       for n, P in (("FlowPool", FP), ("ImplicitPool", IP)) for v in (0.0, None, "a", np.nan, -1.0)],
-    *[case(f"{n}.hvp_F v=1e300", lambda P=P: P.hvp_F(W, np.full(3, 1e300), 0.1), ("v",),
-           bug=f"{n}.hvp_F(v=1e300): ‖v‖ overflows and NaN is returned silently") for n, P in (("FlowPool", FP), ("ImplicitPool", IP))],
+    *[case(f"{n}.hvp_F v=1e300", lambda P=P: P.hvp_F(W, np.full(3, 1e300), 0.1), ("v",)) for n, P in (("FlowPool", FP), ("ImplicitPool", IP))],
     # ---- iMAML's stall message
-    case("ImplicitPool.F alpha=1e-9 on least squares", _imaml_small_alpha, ("alpha",), valid=lambda d: d < 1e-6,
-         bug="ImplicitPool at alpha=1e-9 (smooth loss): 'stalled ... non-smooth loss ... a smaller alpha' (inner_tol is absolute, unreachable as λ grows)"),
-    case("imaml_grad w=1e200 on least squares", _imaml_huge_w, ("w",),
-         bug="imaml_grad(w=1e200) on a smooth loss: ArithmeticError blaming a non-smooth loss, not the huge w"),
+    case("ImplicitPool.F alpha=1e-9 on least squares", _imaml_small_alpha, ("alpha",), valid=lambda d: d < 1e-6),
+    case("imaml_grad w=1e200 on least squares", _imaml_huge_w, ("w",)),
     # ---- LearnedTPool / learn_T
-    case("LearnedTPool scale=1e-320 z_of", lambda: FL.LearnedTPool(FP, 1e-320).z_of(W, 1.0), ("scale", "T"),
-         bug="LearnedTPool accepts a subnormal scale: z_of returns τ = inf silently"),
-    *[case(f"learn_T {k}=...", lambda k=k: FL.learn_T(FP, W, 0.1, 0.1, 0.1, max_iter=2, **{k: {}}), (k,),
-           bug="learn_T passes **kwargs to drive unchecked: Python's TypeError (unexpected / repeated keyword)") for k in ("foo", "params")],
+    case("LearnedTPool scale=1e-320 z_of", lambda: FL.LearnedTPool(FP, 1e-320).z_of(W, 1.0), ("scale", "T")),
+    *[case(f"learn_T {k}=...", lambda k=k: FL.learn_T(FP, W, 0.1, 0.1, 0.1, max_iter=2, **{k: {}}), (k,)) for k in ("foo", "params")],
     # ---- inner_loops_markdown / plot_inner_loops on malformed records: KeyError, IndexError, StopIteration, foreign TypeError
-    *[case(f"inner_loops_markdown {lbl}", lambda r=r: IL.inner_loops_markdown(r), ("record",),
-           bug="inner_loops_markdown checks only the record's top level: a malformed entry raises KeyError/IndexError/StopIteration/TypeError")
+    *[case(f"inner_loops_markdown {lbl}", lambda r=r: IL.inner_loops_markdown(r), ("record",))
       for lbl, r in (("paper=[None]", rec(paper=[None])), ("paper=[{}]", rec(paper=[{}])), ("paper entry without start", rec(paper=[drop(P0, "start")])),
                      ("paper runs=None", rec(paper=[dict(P0, runs=None)])), ("paper cost={}", rec(paper=[dict(P0, cost={})])),
                      ("paper run F=None", rec(paper=[dict(P0, runs=[dict(r, F=None) for r in P0["runs"]])])),
@@ -404,8 +383,7 @@ DEFECTS = [
                      ("sinusoid seed lacks a loop", rec(sinusoid=[dict(S0, runs=S0["runs"][:1])])), ("sinusoid runs=None", rec(sinusoid=[dict(S0, runs=None)])),
                      ("sinusoid mse of 2", rec(sinusoid=[dict(S0, runs=[dict(r, mse=[1.0, 2.0]) for r in S0["runs"]])])),
                      ("relu={}", rec(relu={})), ("relu cost None, no errors", rec(relu=dict(RECORD["relu"], cost=dict.fromkeys(LOOPS), errors={}))), ("hinge=3", rec(hinge=3)))],
-    *[case(f"plot_inner_loops {lbl}", lambda r=r: len(IL.plot_inner_loops(r).axes), ("record",), valid=lambda n: n == 2,
-           bug="plot_inner_loops checks only the record's top level: IndexError/ZeroDivisionError/StopIteration/TypeError on a malformed or degenerate record")
+    *[case(f"plot_inner_loops {lbl}", lambda r=r: len(IL.plot_inner_loops(r).axes), ("record",), valid=lambda n: n == 2)
       for lbl, r in (("sinusoid=[]", rec(sinusoid=[])), ("paper=[]", rec(paper=[])), ("paper=[None]", rec(paper=[None])),
                      ("one-step cost None (failed at w0)", rec(paper=[dict(p, cost=dict(p["cost"], **{"one step": None})) for p in RECORD["paper"]])),
                      ("one-step cost 0", rec(paper=[dict(p, cost=dict(p["cost"], **{"one step": 0.0})) for p in RECORD["paper"]])),

@@ -16,7 +16,7 @@ _API = {
     "ode": "solve SOLVERS register_solver maml_field_prop31 linear_rate",
     "theory": "constants conditions theory_report landscape_1d",
     "kstep": "KStepPool TaskDistribution MLP kstep_pool",
-    "flow": "FlowPool ImplicitPool imaml_grad learn_T",
+    "flow": "FlowPool ImplicitPool LearnedTPool imaml_grad learn_T flow_hessian flow_strong_convexity kstep_strong_convexity flow_hessian_bounds zeta_T",
     "inner_loops": "inner_loop_pools equal_cost run_inner_loops plot_inner_loops",
 }
 _WHERE = {name: module for module, names in _API.items() for name in names.split()}

@@ -14,10 +14,9 @@ from .kstep import KStepPool
 from .runs import Stepper, Result, drive
 
 # %% auto #0
-__all__ = ['METHODS', 'FLOW_SOLVERS', 'MAX_SOLVER_STEPS', 'STATE_NOT_FINITE', 'ADJOINT_DRIFT', 'MAX_HALVINGS', 'STALL_STEPS',
-           'FlowPool', 'imaml_grad', 'ImplicitPool', 'LearnedTPool', 'LearnedT', 'learn_T', 'flow_hessian',
-           'flow_strong_convexity', 'kstep_strong_convexity', 'flow_hessian_bounds', 'zeta_T', 'T_zeta_zero',
-           'zeta_T_exact']
+__all__ = ['METHODS', 'FLOW_SOLVERS', 'MAX_SOLVER_STEPS', 'ADJOINT_DRIFT', 'MAX_HALVINGS', 'STALL_STEPS', 'FlowPool',
+           'imaml_grad', 'ImplicitPool', 'LearnedTPool', 'LearnedT', 'learn_T', 'flow_hessian', 'flow_strong_convexity',
+           'kstep_strong_convexity', 'flow_hessian_bounds', 'zeta_T', 'T_zeta_zero', 'zeta_T_exact']
 
 # %% ../nbs/11_flow.ipynb #1a285986
 class _Wrapper:
@@ -57,19 +56,19 @@ FLOW_SOLVERS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")  # scipy.inte
 
 # %% ../nbs/11_flow.ipynb #14f96052
 MAX_SOLVER_STEPS = 5_000  # a flow needing more accepted steps is too stiff at this point (huge w or T): an error, not a hang
-STATE_NOT_FINITE = "the flow's state is not finite at this w and alpha (T): pass a smaller T or a w where the losses are finite"
+_STATE_NOT_FINITE = "the flow's state is not finite at this w and alpha (T): pass a smaller T or a w where the losses are finite"
 
 def _integrate(rhs, y0, t0, t1, rtol, atol, solver="DOP853"):
     "y(t1) of ẏ = rhs(y) from y(t0) = y0 by a scipy solver, keeping only the current state (t1 < t0 integrates backwards)."
     if t1 == t0: return y0
     def field(t, y):  # scipy loops forever on NaN; a trial stage of a too-long step can overflow
-        if not np.all(np.isfinite(y)): raise NonFinite(STATE_NOT_FINITE)
+        if not np.all(np.isfinite(y)): raise NonFinite(_STATE_NOT_FINITE)
         return check_out(rhs(y), "the flow's field (an overflow at this w and alpha (T))")
     s = getattr(scipy.integrate, solver)(field, t0, y0, t1, rtol=rtol, atol=atol)
     for i in range(MAX_SOLVER_STEPS):
         if s.status != "running": break
         msg = s.step()
-        if not np.all(np.isfinite(s.y)): raise NonFinite(STATE_NOT_FINITE)
+        if not np.all(np.isfinite(s.y)): raise NonFinite(_STATE_NOT_FINITE)
         if i >= 50 and s.status == "running" and i + abs(t1 - s.t) / s.step_size > MAX_SOLVER_STEPS:  # the step size has settled: say so now, not after MAX_SOLVER_STEPS
             raise NonFinite(f"the flow would need about {i + abs(t1 - s.t) / s.step_size:.3g} solver steps (more than {MAX_SOLVER_STEPS}) at this w and alpha (T): "
                             "the field is too stiff here; pass a w nearer the data's scale, a shorter T or a looser rtol")

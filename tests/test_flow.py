@@ -39,11 +39,12 @@ def test_adjoint_is_the_derivative_of_F_T_on_a_network_and_memory_is_flat_in_T()
     v = np.random.default_rng(2).normal(size=net.n_params); v /= np.linalg.norm(v)
     fd = (fp.F(w + 1e-5 * v, 0.4) - fp.F(w - 1e-5 * v, 0.4)) / 2e-5
     assert abs(fd - g @ v) < 1e-6 * max(1.0, abs(fd))
-    fs = FlowPool(KStepPool(model_loss(net), *draw_sinusoid(3, np.random.default_rng(0), 5, 5)), rtol=1e-7, atol=1e-9, method="sensitivity")
+    small = MLP((1, 5, 5, 1), "tanh"); ws = small.init(np.random.default_rng(1))
+    fs = FlowPool(KStepPool(model_loss(small), *draw_sinusoid(3, np.random.default_rng(0), 5, 5)), rtol=1e-6, atol=1e-8, method="sensitivity")
     def peak(T):
-        tracemalloc.start(); fs.grad_F(w, T); p = tracemalloc.get_traced_memory()[1]; tracemalloc.stop(); return p
+        tracemalloc.start(); fs.grad_F(ws, T); p = tracemalloc.get_traced_memory()[1]; tracemalloc.stop(); return p
     mem = [peak(T) for T in (0.01, 1.0)]
-    assert mem[1] < 1.2 * mem[0] and mem[0] > 3 * 8 * net.n_params ** 2, mem  # the sensitivities, M d² numbers, whatever T is
+    assert mem[1] < 1.2 * mem[0] and mem[0] > 3 * 8 * small.n_params ** 2, mem  # the sensitivities, M d² numbers, whatever T is
 
 def test_the_adjoint_checks_its_backward_flow_and_halves_where_it_drifts():
     "At T = 1 on this network one backward pass drifts from the forward flow by ~1e4 (the gradient off by 1e8); halved segments agree with forward sensitivities."
@@ -101,3 +102,24 @@ def test_the_cost_ratios_the_prose_states_are_the_runs():
     prose = next(c.source for c in nbformat.read(root / "nbs" / "11_flow.ipynb", 4).cells if c.source.startswith("In 50 iterations"))
     assert f"({flow_x} times here)" in prose and f"({imaml_x} times here)" in prose
     assert f"cost {flow_x} and {imaml_x} times MAML's" in (root / "README.md").read_text()
+
+@pytest.mark.parametrize("seed, T, solver", [(3, 0.7, s) for s in ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")] + [(4, 2.0, "DOP853"), (4, 2.0, "LSODA")])
+def test_sensitivities_are_the_matrix_exponential_and_both_methods_meet_the_closed_form_with_every_solver(seed, T, solver):
+    "S_i(T) = e^{-TA_i}; the meta-gradient of both methods within 5e-8 of E_i e^{-TA_i} ∇f_i^q(u_i(T)) at rtol 1e-8 (1e-10 with DOP853 at the defaults)."
+    kp, A, b, Aq, bq, w = _lsq(seed)
+    c = np.linalg.solve(A, b[..., None])[..., 0]; E = np.stack([expm(-T * a) for a in A])
+    U = c + np.einsum("mij,mj->mi", E, w - c)
+    G = np.einsum("mij,mj->mi", E, np.einsum("mij,mj->mi", Aq, U) - bq).mean(0)
+    tol = dict(rtol=1e-8, atol=1e-10) if solver != "DOP853" else {}
+    for method in ("adjoint", "sensitivity"):
+        P = FlowPool(kp, method=method, solver=solver, **tol)
+        assert np.abs(P.grad_F(w, T) - G).max() < (5e-8 if tol else 1e-10), (method, solver)
+    Us, S = FlowPool(kp, method="sensitivity", solver=solver, **tol).sensitivity(w, T)
+    assert np.abs(S - E).max() < (5e-8 if tol else 1e-10) and np.abs(Us - U).max() < (5e-8 if tol else 1e-10)
+
+def test_flow_pool_refuses_an_unknown_method_or_solver():
+    kp, *_ = _lsq(0)
+    with pytest.raises(ValueError, match="method"): FlowPool(kp, method="backprop")
+    with pytest.raises(ValueError, match="solver"): FlowPool(kp, solver="Euler")
+    P = FlowPool(kp, method="sensitivity", solver="RK45")
+    assert (P.sample(2, np.random.default_rng(0)).method, P.sample(2, np.random.default_rng(0)).solver) == ("sensitivity", "RK45")

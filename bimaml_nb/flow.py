@@ -53,7 +53,8 @@ class FlowPool(_Wrapper):
                                 f"cost so far={self.counter.cost:g} gradient-equivalents)")
 
 METHODS = ("adjoint", "sensitivity")  # the two exact meta-gradients of F_T
-FLOW_SOLVERS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")  # scipy.integrate's ODE solvers: explicit Runge-Kutta, then implicit
+_EXPLICIT = ("DOP853", "RK45", "RK23")  # scipy's explicit Runge-Kutta solvers: their step settles at the stability limit
+FLOW_SOLVERS = _EXPLICIT + ("Radau", "BDF", "LSODA")  # scipy.integrate's ODE solvers: explicit Runge-Kutta, then implicit
 
 # %% ../nbs/11_flow.ipynb #14f96052
 MAX_SOLVER_STEPS = 20_000  # a flow needing more accepted steps is too stiff at this point (huge w or T): an error, not a hang
@@ -65,7 +66,7 @@ def _integrate(rhs, y0, t0, t1, rtol, atol, solver="DOP853", max_steps=MAX_SOLVE
     def field(t, y):  # scipy loops forever on NaN; a trial stage of a too-long step can overflow
         if not np.all(np.isfinite(y)): raise NonFinite(_STATE_NOT_FINITE)
         return check_out(rhs(y), "the flow's field (an overflow at this w and alpha (T))")
-    s, explicit = getattr(scipy.integrate, solver)(field, t0, y0, t1, rtol=rtol, atol=atol), solver in ("DOP853", "RK45", "RK23")
+    s, explicit = getattr(scipy.integrate, solver)(field, t0, y0, t1, rtol=rtol, atol=atol), solver in _EXPLICIT
     for i in range(max_steps):
         if s.status != "running": break
         msg = s.step()
@@ -121,13 +122,13 @@ ADJOINT_WORK = 3 * MAX_SOLVER_STEPS  # solver steps all backward passes of one m
 MAX_HALVINGS = 6  # at most 2^6 segments (a stack of at most 6 checkpoints of shape (M, d)); beyond, the sensitivities are the cheaper exact gradient
 
 @patch
-def _adjoint(self:FlowPool, U0, U1, A1, t, depth=0):
-    "a(0) from a(t) = A1 over a segment of length t whose ends the forward flow gave (U0 at its start, U1 at its end); halved where the backward u's drift matters."
-    if self._left <= 0: raise NonFinite(f"the adjoint's backward passes took more than {ADJOINT_WORK} solver steps (a stiff or long flow, whose backward "
+def _adjoint(self:FlowPool, U0, U1, A1, t, left, depth=0):
+    "a(0) from a(t) = A1 over a segment of length t whose ends the forward flow gave (U0 at its start, U1 at its end); halved where the backward u's drift matters. left = [backward steps still allowed]."
+    if left[0] <= 0: raise NonFinite(f"the adjoint's backward passes took more than {ADJOINT_WORK} solver steps (a stiff or long flow, whose backward "
                                         "pass drifts): pass method='sensitivity' (forward, exact), an implicit solver or a shorter T")
-    allowed = min(MAX_SOLVER_STEPS, self._left); self._left -= allowed  # charged in full: a failed pass may have used all of it
+    allowed = min(MAX_SOLVER_STEPS, left[0]); left[0] -= allowed  # charged in full: a failed pass may have used all of it
     try:
-        Ub, A0, used = self._backwards(U1, A1, t, allowed); self._left += allowed - used
+        Ub, A0, used = self._backwards(U1, A1, t, allowed); left[0] += allowed - used
         drift = np.abs(Ub - U0).max()
         ok = drift <= ADJOINT_DRIFT * (self.rtol * np.abs(U0).max() + self.atol)
         if not ok:  # does the drift matter? what it does to the adjoint's field ∇²f(u)a over the segment: nothing where ∇²f is constant (least squares)
@@ -138,7 +139,7 @@ def _adjoint(self:FlowPool, U0, U1, A1, t, depth=0):
                                               f"length {t:.3g}: pass method='sensitivity' (forward, exact) or a shorter T")
     gc.collect()  # the failed attempt's autograd graphs are cycles: free them before going on, so memory stays that of one segment
     Um = self._flow_rows(U0, t / 2)  # a checkpoint at the segment's middle, by the forward flow
-    return self._adjoint(U0, Um, self._adjoint(Um, U1, A1, t / 2, depth + 1), t / 2, depth + 1)
+    return self._adjoint(U0, Um, self._adjoint(Um, U1, A1, t / 2, left, depth + 1), t / 2, left, depth + 1)
 
 @patch
 def sensitivity(self:FlowPool, w:np.ndarray, # start, shape (d,)
@@ -163,9 +164,7 @@ def _rows(self:FlowPool, w, T, order):
         return U, np.einsum("mij,mi->mj", S, self.pool._Gq(U))
     U = self.flow(w, T); self.counter.add("grad", self.M)
     A = self.pool._Gq(U)
-    if order != "exact": return U, A
-    self._left = ADJOINT_WORK
-    return U, self._adjoint(np.tile(self.check_w(w), (self.M, 1)), U, A, T)
+    return U, (self._adjoint(np.tile(self.check_w(w), (self.M, 1)), U, A, T, [ADJOINT_WORK]) if order == "exact" else A)
 
 @patch
 def grad_F(self:FlowPool, w:np.ndarray, # point, shape (d,)

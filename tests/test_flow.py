@@ -51,9 +51,10 @@ def test_the_adjoint_checks_its_backward_flow_and_halves_where_it_drifts():
     from bimaml_nb.sinusoid import draw_sinusoid
     net = MLP((1, 8, 8, 1), "tanh"); data = draw_sinusoid(3, np.random.default_rng(1), 5, 5); w = net.init(np.random.default_rng(2))
     fa = FlowPool(KStepPool(model_loss(net), *data), rtol=1e-8, atol=1e-10)
-    U = fa.flow(w, 1.0); Ub, _, _ = fa._backwards(U, fa.pool._Gq(U), 1.0)
+    U = fa.flow(w, 1.0); Ub, a_once, _ = fa._backwards(U, fa.pool._Gq(U), 1.0)
     assert np.abs(Ub - w).max() > 1e3  # one segment: the backward u is useless
     gs = FlowPool(KStepPool(model_loss(net), *data), rtol=1e-8, atol=1e-10, method="sensitivity").grad_F(w, 1.0)
+    assert np.abs(fa.p @ a_once - gs).max() > 1e7  # and so is the meta-gradient of that one pass (the chapter's prose)
     assert np.abs(fa.grad_F(w, 1.0) - gs).max() < 1e-6 * np.abs(gs).max()
 
 def test_imaml_matches_its_closed_form_and_the_flow_for_a_short_time():
@@ -123,3 +124,19 @@ def test_flow_pool_refuses_an_unknown_method_or_solver():
     with pytest.raises(ValueError, match="solver"): FlowPool(kp, solver="Euler")
     P = FlowPool(kp, method="sensitivity", solver="RK45")
     assert (P.sample(2, np.random.default_rng(0)).method, P.sample(2, np.random.default_rng(0)).solver) == ("sensitivity", "RK45")
+
+@pytest.mark.parametrize("call,names", [
+    (lambda P, w: P.sensitivity(np.full(3, np.nan), 0.5), ("w",)),
+    (lambda P, w: P.sensitivity(np.ones(4), 0.5), ("w",)),
+    (lambda P, w: P.sensitivity(w, -1.0), ("alpha",)),
+    (lambda P, w: P.sensitivity(w, "1"), ("alpha",)),
+    (lambda P, w: P.sensitivity(w, np.inf), ("alpha",)),
+    (lambda P, w: P.grad_F(w, 1e6), ("alpha", "T")),
+    (lambda P, w: P.sensitivity(w, 1e6), ("alpha", "T")),
+    (lambda P, w: FlowPool(P.pool, method=None), ("method",)),
+    (lambda P, w: FlowPool(P.pool, solver=3), ("solver",))])
+def test_sensitivities_refuse_bad_input_by_name_and_a_huge_T_fast(call, names):
+    "Bad w or T: an error naming it; T = 1e6: NonFinite from the explicit solver's settled step after 50 steps, not a long wait."
+    kp, *_, w = _lsq(0)
+    with pytest.raises((TypeError, ValueError, NonFinite)) as e: call(FlowPool(kp, method="sensitivity"), w)
+    assert any(n in str(e.value) for n in names), str(e.value)
